@@ -1,0 +1,121 @@
+/*
+ * HTTP/1.1 request heads (RFC 9110, RFC 9112) and the small helpers a
+ * static-file server and a websocket handshake need.  Everything here is
+ * pure: no I/O, no allocation, no globals.  Results are (pointer, length)
+ * slices into the caller's buffer, which the caller keeps owning.
+ */
+#ifndef PGWS_HTTP_H
+#define PGWS_HTTP_H
+
+#include <stddef.h>
+
+#define HTTP_MAX_HEADERS 48
+
+struct http_hdr {
+	const char *name;
+	size_t name_len;
+	const char *value;          /* surrounding SP/HTAB trimmed; may be empty */
+	size_t value_len;
+};
+
+struct http_req {
+	const char *method;
+	size_t method_len;
+	const char *target;         /* request-target as sent, e.g. "/chat/eyJ...?x=1" */
+	size_t target_len;
+	int minor;                  /* HTTP/1.<minor>: 0 or 1 */
+	size_t nhdr;
+	struct http_hdr hdr[HTTP_MAX_HEADERS];
+};
+
+/* One path segment of a request-target, still percent-encoded. */
+struct http_seg {
+	const char *p;
+	size_t n;
+};
+
+/*
+ * Parses one request head (request line, header lines, empty line) from the
+ * caller's buf[0..len) into the caller's r, whose slices then point into
+ * buf.  Returns the number of bytes consumed (> 0) once the head is
+ * complete, -2 when more bytes are needed, -1 when it is malformed; r is
+ * only meaningful after a positive return.
+ *
+ * Grammar, strict on purpose: method is 1*tchar; exactly one SP; target is
+ * 1*(0x21-0x7e); exactly one SP; "HTTP/1.0" or "HTTP/1.1" (case-sensitive).
+ * Lines end in CRLF or a bare LF (accepted, as most servers do, RFC 9112
+ * section 2.2); a CR not followed by LF is malformed.  Empty lines before
+ * the request line are skipped (RFC 9112 section 2.2).  A header line is
+ * 1*tchar, ':' with no whitespace before it, then a value made of SP, HTAB,
+ * 0x21-0x7e and 0x80-0xff.  A line starting with SP or HTAB (obsolete line
+ * folding) and more than HTTP_MAX_HEADERS header lines are malformed.
+ *
+ * Calling again with a longer prefix of the same input gives the same final
+ * answer: a prefix of a valid head always gives -2, and an error may be
+ * reported as soon as the bytes that make it are present.  It never reads
+ * buf[len] or beyond.  Bounding len is the caller's job.
+ */
+int http_parse(const char *buf, size_t len, struct http_req *r);
+
+/*
+ * Returns the first header of r whose name equals the NUL-terminated name
+ * case-insensitively, or NULL; the result points into r.
+ */
+const struct http_hdr *http_header(const struct http_req *r, const char *name);
+
+/*
+ * Returns 1 if any header of r called name (case-insensitive; every such
+ * header is considered) has token among its comma-separated elements, each
+ * trimmed of SP/HTAB and compared case-insensitively, else 0.  Name and
+ * token are NUL-terminated strings owned by the caller.
+ */
+int http_header_has_token(const struct http_req *r, const char *name,
+    const char *token);
+
+/*
+ * Percent-decodes in[0..n) into the caller's out of cap bytes (no NUL is
+ * written); returns the decoded length, or -1 for a malformed escape ("%",
+ * "%4", "%zz"), a NUL byte in the output, or output longer than cap.  '+'
+ * stays '+': this decodes paths, not forms.
+ */
+long http_pct_decode(const char *in, size_t n, char *out, size_t cap);
+
+/*
+ * Turns the request-target target[0..n) into a lexically safe path relative
+ * to the static root, written NUL-terminated into the caller's out of cap
+ * bytes.  The query ("?...") and fragment ("#...") are dropped, the rest
+ * must start with '/', is percent-decoded, and then split on '/': empty and
+ * "." segments vanish, a trailing '/' is kept ("/" -> "", "/a/b.js" ->
+ * "a/b.js", "/dir/" -> "dir/", "//a/./b" -> "a/b").  Returns 0, or -1 when
+ * decoding fails, for any ".." segment (also one spelt %2e%2e or made with
+ * %2f), a backslash, a control character (0x00-0x1f, 0x7f), or when the
+ * result does not fit; on -1, out holds "" if cap > 0.  The result never
+ * starts with '/'.  Symlinks are the caller's business (realpath).
+ */
+int http_path_resolve(const char *target, size_t n, char *out, size_t cap);
+
+/*
+ * Splits the path of target[0..n) (the part before any '?' or '#') on '/'
+ * into the caller's seg[0..max), slices into target, still percent-encoded.
+ * Returns the number of segments, or -1 if the path does not start with
+ * '/' or has more than max segments.  "/" has 0 segments; every other path
+ * has one more segment than it has slashes after the first, so empty
+ * segments are kept: "/a" -> {"a"}, "/a/b" -> {"a","b"}, "/a/" -> {"a",""}.
+ */
+int http_target_split(const char *target, size_t n, struct http_seg *seg,
+    int max);
+
+/*
+ * Returns the static reason phrase for an HTTP status code, "Unknown" for
+ * codes this server never sends.
+ */
+const char *http_reason(int status);
+
+/*
+ * Returns a static Content-Type for the extension of path[0..n) (the text
+ * after the last '.' of the last segment, case-insensitive), defaulting to
+ * "application/octet-stream".
+ */
+const char *http_mime(const char *path, size_t n);
+
+#endif

@@ -1,0 +1,570 @@
+/*
+ * Tests for http.c.  Every input handed to the parser is first placed right
+ * before an unreadable page, and every request is also fed the way a socket
+ * would deliver it (one byte at a time, and cut in two at every position),
+ * which must not change the answer.
+ */
+#include "unit.h"
+#include "../http.c"
+
+#define S(lit) lit, sizeof(lit) - 1
+/* Slice p[0..n) equals the string literal lit. */
+#define CHECK_SLICE(p, n, lit) CHECK_MEM(p, n, lit, sizeof(lit) - 1)
+
+static struct http_req req;
+
+/*
+ * Parses s[0..n) whole and then as every prefix, each copy guarded, and
+ * checks that the prefixes agree with the whole: before the head is
+ * complete they say -2 (or -1 once an error is visible, and then for good),
+ * and split feeds end with the whole answer and the same slices.  Leaves the
+ * whole parse in req (its slices point into the slot-0 copy) and returns
+ * its result.
+ */
+static int
+parse(const char *s, size_t n)
+{
+	struct http_req r2;
+	const char *g, *g2;
+	int whole, rc, seen_err = 0;
+	size_t k, j;
+
+	g = (const char *)unit_guard(s, n, 0);
+	whole = http_parse(g, n, &req);
+
+	for (k = 0; k <= n; k++) {
+		g2 = (const char *)unit_guard(s, k, 1);
+		rc = http_parse(g2, k, &r2);
+		if (whole > 0 && k < (size_t)whole)
+			CHECK(rc == -2);
+		else if (whole > 0)
+			CHECK_EQ_INT(rc, whole);
+		else if (whole == -2)
+			CHECK(rc == -2);
+		else {
+			/* Malformed: -2 until the error shows, then -1 for good. */
+			CHECK(rc == -2 || rc == -1);
+			if (seen_err)
+				CHECK(rc == -1);
+			if (rc == -1)
+				seen_err = 1;
+		}
+		if (whole > 0 && rc > 0) {
+			CHECK(r2.method - g2 == req.method - g);
+			CHECK(r2.target - g2 == req.target - g);
+			CHECK_EQ_INT(r2.method_len, req.method_len);
+			CHECK_EQ_INT(r2.target_len, req.target_len);
+			CHECK_EQ_INT(r2.minor, req.minor);
+			CHECK_EQ_INT(r2.nhdr, req.nhdr);
+			for (j = 0; j < req.nhdr && j < r2.nhdr; j++) {
+				CHECK(r2.hdr[j].name - g2 == req.hdr[j].name - g);
+				CHECK(r2.hdr[j].value - g2 == req.hdr[j].value - g);
+				CHECK_EQ_INT(r2.hdr[j].name_len, req.hdr[j].name_len);
+				CHECK_EQ_INT(r2.hdr[j].value_len, req.hdr[j].value_len);
+			}
+		}
+	}
+	if (whole == -1)
+		CHECK(seen_err);
+
+	/*
+	 * Split feed: a reader that got k bytes, then the rest.  The first
+	 * call may only say -2 or (early) -1; the second gives the whole
+	 * answer, since the parser keeps no state between calls.
+	 */
+	for (k = 0; k <= n; k++) {
+		g2 = (const char *)unit_guard(s, k, 1);
+		rc = http_parse(g2, k, &r2);
+		if (rc > 0)
+			continue;	/* already checked above */
+		g2 = (const char *)unit_guard(s, n, 1);
+		CHECK_EQ_INT(http_parse(g2, n, &r2), whole);
+	}
+	return whole;
+}
+
+#define PARSE(lit) parse(S(lit))
+
+static int
+hdr_is(size_t i, const char *name, const char *value)
+{
+	return i < req.nhdr &&
+	    req.hdr[i].name_len == strlen(name) &&
+	    memcmp(req.hdr[i].name, name, strlen(name)) == 0 &&
+	    req.hdr[i].value_len == strlen(value) &&
+	    memcmp(req.hdr[i].value, value, strlen(value)) == 0;
+}
+
+static void
+test_valid(void)
+{
+	static const char get[] =
+	    "GET /chat/eyJhbGciOi.x.y?x=1 HTTP/1.1\r\n"
+	    "Host: example.com\r\n"
+	    "Upgrade:websocket\r\n"
+	    "Connection: \t keep-alive, Upgrade \t\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "X-Empty:\r\n"
+	    "X-Blank:   \r\n"
+	    "X-Inner: a  b\tc\r\n"
+	    "X-Obs: caf\xc3\xa9 \xff\r\n"
+	    "\r\n";
+
+	CHECK_EQ_INT(PARSE(get), sizeof get - 1);
+	CHECK_MEM(req.method, req.method_len, "GET", 3);
+	CHECK_SLICE(req.target, req.target_len, "/chat/eyJhbGciOi.x.y?x=1");
+	CHECK_EQ_INT(req.minor, 1);
+	CHECK_EQ_INT(req.nhdr, 8);
+	CHECK(hdr_is(0, "Host", "example.com"));
+	CHECK(hdr_is(1, "Upgrade", "websocket"));
+	CHECK(hdr_is(2, "Connection", "keep-alive, Upgrade"));
+	CHECK(hdr_is(3, "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="));
+	CHECK(hdr_is(4, "X-Empty", ""));
+	CHECK(hdr_is(5, "X-Blank", ""));
+	CHECK(hdr_is(6, "X-Inner", "a  b\tc"));
+	CHECK(hdr_is(7, "X-Obs", "caf\xc3\xa9 \xff"));
+
+	CHECK_EQ_INT(PARSE("HEAD /index.html HTTP/1.1\r\nHost: h\r\n\r\n"), 38);
+	CHECK_MEM(req.method, req.method_len, "HEAD", 4);
+	CHECK_SLICE(req.target, req.target_len, "/index.html");
+
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.0\r\n\r\n"), 18);
+	CHECK_EQ_INT(req.minor, 0);
+	CHECK_EQ_INT(req.nhdr, 0);
+	CHECK_MEM(req.target, req.target_len, "/", 1);
+
+	/* Any tchar makes a method; deciding 405 is the caller's job. */
+	CHECK_EQ_INT(PARSE("M-S.E4rch! * HTTP/1.1\r\n\r\n"), 25);
+	CHECK_SLICE(req.method, req.method_len, "M-S.E4rch!");
+	CHECK_MEM(req.target, req.target_len, "*", 1);
+
+	/* Bare LF is accepted, also mixed with CRLF. */
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\nA: 1\n\n"), 21);
+	CHECK(hdr_is(0, "A", "1"));
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nA: 1\n\r\n"), 23);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\nA: 1\r\n\n"), 22);
+
+	/* Empty lines before the request line are skipped and consumed. */
+	CHECK_EQ_INT(PARSE("\r\n\nGET / HTTP/1.1\r\n\r\n"), 21);
+	CHECK_MEM(req.method, req.method_len, "GET", 3);
+
+	/* Bytes after the head (a body, a pipelined request) are not consumed. */
+	CHECK_EQ_INT(PARSE("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), 19);
+	CHECK_MEM(req.target, req.target_len, "/a", 2);
+	CHECK_EQ_INT(PARSE("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
+	    38);
+
+	/* Headers with odd but legal names and values. */
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\n!#$%&'*+-.^_`|~09az: :;\"(){}\r\n\r\n"),
+	    48);
+	CHECK(hdr_is(0, "!#$%&'*+-.^_`|~09az", ":;\"(){}"));
+}
+
+static void
+test_incomplete(void)
+{
+	CHECK_EQ_INT(PARSE(""), -2);
+	CHECK_EQ_INT(PARSE("\r"), -2);
+	CHECK_EQ_INT(PARSE("\r\n\r\n"), -2);
+	CHECK_EQ_INT(PARSE("GET"), -2);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1."), -2);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1"), -2);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r"), -2);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHost: x"), -2);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHost: x\r\n"), -2);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHost: x\r\n\r"), -2);
+}
+
+static void
+test_reject(void)
+{
+	char big[4096];
+	size_t n;
+	int i;
+
+	/* Method. */
+	CHECK_EQ_INT(PARSE(" / HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GE(T / HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GE\0T / HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET\t/ HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("G\xc3\x89T / HTTP/1.1\r\n\r\n"), -1);
+
+	/* Target. */
+	CHECK_EQ_INT(PARSE("GET  / HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET  HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET /a b HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET /a\0b HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET /a\tb HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET /a\x01 HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET /a\x7f HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET /\x80 HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET /\xff HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET /a\r\n\r\n"), -1);
+
+	/* Version: exactly HTTP/1.0 or HTTP/1.1, nothing after it. */
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.2\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/2.0\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/0.9\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / http/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1 \r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.11\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / \r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET /\r\n\r\n"), -1);
+
+	/* Errors show up before the head is complete. */
+	CHECK_EQ_INT(http_parse(S("GET / HTTP/2"), &req), -1);
+	CHECK_EQ_INT(http_parse(S("GET /\x01"), &req), -1);
+	CHECK_EQ_INT(http_parse(S("GET / HTTP/1.1\r\n Host"), &req), -1);
+
+	/* Bare CR. */
+	CHECK_EQ_INT(PARSE("\rGET / HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\rX: 1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: a\r\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: a\r\n\r\r\n"), -1);
+
+	/* Header names. */
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHost : x\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHost\t: x\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\n: x\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHost x\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHost\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHo(st: x\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHo\0st: x\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nH\xc3\xa9: x\r\n\r\n"), -1);
+
+	/* Obsolete line folding, also before the first header. */
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\n Host: x\r\n\r\n"), -1);
+
+	/* Header values: no controls other than HTAB, no NUL, no DEL. */
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: \0\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: a\x01\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: a\x1f\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: \x0b\r\n\r\n"), -1);
+
+	/* Exactly HTTP_MAX_HEADERS headers is fine, one more is not. */
+	n = (size_t)snprintf(big, sizeof big, "GET / HTTP/1.1\r\n");
+	for (i = 0; i < HTTP_MAX_HEADERS; i++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "H%d: %d\r\n", i, i);
+	memcpy(big + n, "\r\n", 2);
+	CHECK_EQ_INT(parse(big, n + 2), n + 2);
+	CHECK_EQ_INT(req.nhdr, HTTP_MAX_HEADERS);
+	CHECK(hdr_is(HTTP_MAX_HEADERS - 1, "H47", "47"));
+	n += (size_t)snprintf(big + n, sizeof big - n, "H48: 48\r\n\r\n");
+	CHECK_EQ_INT(parse(big, n), -1);
+}
+
+static void
+test_header_lookup(void)
+{
+	const struct http_hdr *h;
+
+	CHECK(PARSE("GET / HTTP/1.1\r\n"
+	    "host: a\r\n"
+	    "CONNECTION: keep-alive, Upgrade\r\n"
+	    "Upgrade: WebSocket\r\n"
+	    "Host: b\r\n"
+	    "Connection: foo\r\n"
+	    "connection:  ,, upgrade2 ,\tclose\t\r\n"
+	    "X-List: a,b\r\n"
+	    "\r\n") > 0);
+
+	h = http_header(&req, "Host");
+	CHECK(h != NULL && h == &req.hdr[0]);
+	CHECK(http_header(&req, "HOST") == &req.hdr[0]);
+	CHECK(http_header(&req, "upgrade") == &req.hdr[2]);
+	CHECK(http_header(&req, "connection") == &req.hdr[1]);
+	CHECK(http_header(&req, "Hos") == NULL);
+	CHECK(http_header(&req, "Hostx") == NULL);
+	CHECK(http_header(&req, "") == NULL);
+	CHECK(http_header(&req, "X-Missing") == NULL);
+
+	CHECK_EQ_INT(http_header_has_token(&req, "Connection", "upgrade"), 1);
+	CHECK_EQ_INT(http_header_has_token(&req, "connection", "Keep-Alive"), 1);
+	/* Found only in the second and third Connection headers. */
+	CHECK_EQ_INT(http_header_has_token(&req, "Connection", "foo"), 1);
+	CHECK_EQ_INT(http_header_has_token(&req, "Connection", "close"), 1);
+	CHECK_EQ_INT(http_header_has_token(&req, "Connection", "upgrade2"), 1);
+	CHECK_EQ_INT(http_header_has_token(&req, "Connection", "upgrade3"), 0);
+	CHECK_EQ_INT(http_header_has_token(&req, "Connection", "upgr"), 0);
+	CHECK_EQ_INT(http_header_has_token(&req, "Connection", "keep"), 0);
+	CHECK_EQ_INT(http_header_has_token(&req, "Connection",
+	    "keep-alive, Upgrade"), 0);
+	CHECK_EQ_INT(http_header_has_token(&req, "Upgrade", "websocket"), 1);
+	CHECK_EQ_INT(http_header_has_token(&req, "X-List", "b"), 1);
+	CHECK_EQ_INT(http_header_has_token(&req, "X-List", "a,b"), 0);
+	CHECK_EQ_INT(http_header_has_token(&req, "X-Missing", "a"), 0);
+
+	/* "upgrade2" alone must not count as "upgrade". */
+	CHECK(PARSE("GET / HTTP/1.1\r\nConnection: upgrade2\r\n"
+	    "Connection: xupgrade, upgradex\r\n\r\n") > 0);
+	CHECK_EQ_INT(http_header_has_token(&req, "Connection", "upgrade"), 0);
+
+	/* Across two Connection headers. */
+	CHECK(PARSE("GET / HTTP/1.1\r\nConnection: keep-alive\r\n"
+	    "Connection: Upgrade\r\n\r\n") > 0);
+	CHECK_EQ_INT(http_header_has_token(&req, "Connection", "upgrade"), 1);
+}
+
+static void
+test_pct_decode(void)
+{
+	char out[64];
+	char *g;
+
+	CHECK_EQ_INT(http_pct_decode(S(""), out, sizeof out), 0);
+	CHECK_EQ_INT(http_pct_decode(S("abc"), out, sizeof out), 3);
+	CHECK_MEM(out, 3, "abc", 3);
+	CHECK_EQ_INT(http_pct_decode(S("a%20b+c"), out, sizeof out), 5);
+	CHECK_MEM(out, 5, "a b+c", 5);
+	CHECK_EQ_INT(http_pct_decode(S("%2f%2F%aA%Ff"), out, sizeof out), 4);
+	CHECK_MEM(out, 4, "//\xaa\xff", 4);
+	CHECK_EQ_INT(http_pct_decode(S("%25%32%35"), out, sizeof out), 3);
+	CHECK_MEM(out, 3, "%25", 3);
+	CHECK_EQ_INT(http_pct_decode(S("%"), out, sizeof out), -1);
+	CHECK_EQ_INT(http_pct_decode(S("a%"), out, sizeof out), -1);
+	CHECK_EQ_INT(http_pct_decode(S("%4"), out, sizeof out), -1);
+	CHECK_EQ_INT(http_pct_decode(S("%zz"), out, sizeof out), -1);
+	CHECK_EQ_INT(http_pct_decode(S("%4g"), out, sizeof out), -1);
+	CHECK_EQ_INT(http_pct_decode(S("%g4"), out, sizeof out), -1);
+	CHECK_EQ_INT(http_pct_decode(S("% 41"), out, sizeof out), -1);
+	CHECK_EQ_INT(http_pct_decode(S("%+1"), out, sizeof out), -1);
+	CHECK_EQ_INT(http_pct_decode(S("%00"), out, sizeof out), -1);
+	CHECK_EQ_INT(http_pct_decode(S("a\0b"), out, sizeof out), -1);
+
+	/* Exactly cap bytes fit; one more does not. */
+	CHECK_EQ_INT(http_pct_decode(S("abcd"), out, 4), 4);
+	CHECK_EQ_INT(http_pct_decode(S("abcde"), out, 4), -1);
+	CHECK_EQ_INT(http_pct_decode(S("abc%41"), out, 4), 4);
+	CHECK_EQ_INT(http_pct_decode(S("abcd%41"), out, 4), -1);
+	CHECK_EQ_INT(http_pct_decode(S("a"), out, 0), -1);
+	CHECK_EQ_INT(http_pct_decode(S(""), out, 0), 0);
+
+	/* A '%' at the very end must not read past it. */
+	g = (char *)unit_guard("ab%4", 4, 2);
+	CHECK_EQ_INT(http_pct_decode(g, 4, out, sizeof out), -1);
+	g = (char *)unit_guard("ab%", 3, 2);
+	CHECK_EQ_INT(http_pct_decode(g, 3, out, sizeof out), -1);
+	g = (char *)unit_guard("ab%41", 5, 2);
+	CHECK_EQ_INT(http_pct_decode(g, 5, out, sizeof out), 3);
+}
+
+/* Resolves a guarded copy of target and compares with want (NULL: -1). */
+static int
+resolves(const char *target, const char *want)
+{
+	char out[64];
+	size_t n = strlen(target);
+	const char *g = (const char *)unit_guard(target, n, 2);
+	int rc;
+
+	memset(out, 'Z', sizeof out);
+	rc = http_path_resolve(g, n, out, sizeof out);
+	if (want == NULL)
+		return rc == -1 && out[0] == '\0';
+	return rc == 0 && strcmp(out, want) == 0;
+}
+
+static void
+test_path_resolve(void)
+{
+	char out[8];
+
+	CHECK(resolves("/", ""));
+	CHECK(resolves("/a/b.js", "a/b.js"));
+	CHECK(resolves("/dir/", "dir/"));
+	CHECK(resolves("//", ""));
+	CHECK(resolves("///a//b//", "a/b/"));
+	CHECK(resolves("/./", ""));
+	CHECK(resolves("/.", ""));
+	CHECK(resolves("/a/./b", "a/b"));
+	CHECK(resolves("/a/.", "a/"));
+	CHECK(resolves("/./a", "a"));
+	CHECK(resolves("/%2e/a", "a"));
+	CHECK(resolves("/index.html?x=1", "index.html"));
+	CHECK(resolves("/a?../../etc/passwd", "a"));
+	CHECK(resolves("/a#frag", "a"));
+	CHECK(resolves("/?", ""));
+	CHECK(resolves("/a%20b.txt", "a b.txt"));
+	CHECK(resolves("/a%3Fb", "a?b"));
+	CHECK(resolves("/caf%C3%A9", "caf\xc3\xa9"));
+	CHECK(resolves("/a+b", "a+b"));
+	CHECK(resolves("/a%2Fb", "a/b"));
+	CHECK(resolves("/%2F%2Fetc/passwd", "etc/passwd"));
+	CHECK(resolves("/...", "..."));
+	CHECK(resolves("/..a/a..", "..a/a.."));
+	CHECK(resolves("/.well-known/x", ".well-known/x"));
+
+	/* ".." in every spelling. */
+	CHECK(resolves("/..", NULL));
+	CHECK(resolves("/../etc/passwd", NULL));
+	CHECK(resolves("/a/../b", NULL));
+	CHECK(resolves("/a/..", NULL));
+	CHECK(resolves("/a/../", NULL));
+	CHECK(resolves("/%2e%2e/x", NULL));
+	CHECK(resolves("/%2E%2E", NULL));
+	CHECK(resolves("/.%2e/x", NULL));
+	CHECK(resolves("/a%2f..%2fb", NULL));
+	CHECK(resolves("/a%2F..", NULL));
+	CHECK(resolves("/..%2fetc", NULL));
+	CHECK(resolves("/..%2Fetc", NULL));
+	CHECK(resolves("/a/..%2f", NULL));
+
+	/* Bad bytes and bad escapes. */
+	CHECK(resolves("/a%00b", NULL));
+	CHECK(resolves("/a%00", NULL));
+	CHECK(resolves("/a\\b", NULL));
+	CHECK(resolves("/a%5cb", NULL));
+	CHECK(resolves("/..%5c..%5cetc", NULL));
+	CHECK(resolves("/a%0ab", NULL));
+	CHECK(resolves("/a%0d", NULL));
+	CHECK(resolves("/a%1f", NULL));
+	CHECK(resolves("/a%7f", NULL));
+	CHECK(resolves("/a%", NULL));
+	CHECK(resolves("/a%4", NULL));
+	CHECK(resolves("/a%zz", NULL));
+
+	/* Not origin-form. */
+	CHECK(resolves("", NULL));
+	CHECK(resolves("a", NULL));
+	CHECK(resolves("*", NULL));
+	CHECK(resolves("?/a", NULL));
+	CHECK(resolves("http://h/a", NULL));
+	CHECK(resolves("%2fa", NULL));
+
+	/* Capacity: the NUL must fit too. */
+	CHECK_EQ_INT(http_path_resolve(S("/abcdef"), out, 8), 0);
+	CHECK(strcmp(out, "abcdef") == 0);
+	CHECK_EQ_INT(http_path_resolve(S("/abcdefg"), out, 8), 0);
+	CHECK(strcmp(out, "abcdefg") == 0);
+	CHECK_EQ_INT(http_path_resolve(S("/abcdefgh"), out, 8), -1);
+	CHECK_EQ_INT(http_path_resolve(S("/abcdefgh?q"), out, 8), -1);
+	CHECK_EQ_INT(http_path_resolve(S("/a//////?q"), out, 8), 0);
+	CHECK(strcmp(out, "a/") == 0);
+	CHECK_EQ_INT(http_path_resolve(S("/abcdefg/"), out, 8), -1);
+	CHECK_EQ_INT(http_path_resolve(S("/abcdef/"), out, 8), 0);
+	CHECK(strcmp(out, "abcdef/") == 0);
+	/* A "." that is removed again need not fit. */
+	CHECK_EQ_INT(http_path_resolve(S("/abcdef/."), out, 8), 0);
+	CHECK(strcmp(out, "abcdef/") == 0);
+	CHECK_EQ_INT(http_path_resolve(S("/abcdefg/."), out, 8), -1);
+	CHECK_EQ_INT(http_path_resolve(S("/abcdef/.."), out, 8), -1);
+	CHECK_EQ_INT(http_path_resolve(S("/abcdef/%2e%2e"), out, 8), -1);
+	CHECK_EQ_INT(http_path_resolve(S("/abcdef/./"), out, 8), 0);
+	CHECK(strcmp(out, "abcdef/") == 0);
+	CHECK_EQ_INT(http_path_resolve(S("/abcdef/.x"), out, 8), -1);
+	CHECK_EQ_INT(http_path_resolve(S("/abcdefghijk/../"), out, 8), -1);
+	CHECK_EQ_INT(http_path_resolve(S("/"), out, 1), 0);
+	CHECK(out[0] == '\0');
+	CHECK_EQ_INT(http_path_resolve(S("/a"), out, 1), -1);
+	CHECK_EQ_INT(http_path_resolve(S("/"), out, 0), -1);
+}
+
+static void
+test_target_split(void)
+{
+	struct http_seg seg[4];
+	const char *g;
+
+#define SPLIT(lit) \
+	(g = (const char *)unit_guard(S(lit), 2), \
+	 http_target_split(g, sizeof(lit) - 1, seg, 4))
+
+	CHECK_EQ_INT(SPLIT("/"), 0);
+	CHECK_EQ_INT(SPLIT("/?a/b"), 0);
+	CHECK_EQ_INT(SPLIT("/jwt"), 1);
+	CHECK_MEM(seg[0].p, seg[0].n, "jwt", 3);
+	CHECK(seg[0].p == g + 1);
+	CHECK_EQ_INT(SPLIT("/chat/ey.J.x?x=/1"), 2);
+	CHECK_MEM(seg[0].p, seg[0].n, "chat", 4);
+	CHECK_MEM(seg[1].p, seg[1].n, "ey.J.x", 6);
+	CHECK_EQ_INT(SPLIT("/a%2Fb/c#x/y"), 2);
+	CHECK_MEM(seg[0].p, seg[0].n, "a%2Fb", 5);
+	CHECK_MEM(seg[1].p, seg[1].n, "c", 1);
+	CHECK_EQ_INT(SPLIT("/a/"), 2);
+	CHECK_MEM(seg[0].p, seg[0].n, "a", 1);
+	CHECK_EQ_INT(seg[1].n, 0);
+	CHECK_EQ_INT(SPLIT("//a"), 2);
+	CHECK_EQ_INT(seg[0].n, 0);
+	CHECK_MEM(seg[1].p, seg[1].n, "a", 1);
+	CHECK_EQ_INT(SPLIT("/a/b/c/d"), 4);
+	CHECK_MEM(seg[3].p, seg[3].n, "d", 1);
+	CHECK_EQ_INT(SPLIT("/a/b/c/d/"), -1);
+	CHECK_EQ_INT(SPLIT("/a/b/c/d/e"), -1);
+	CHECK_EQ_INT(SPLIT(""), -1);
+	CHECK_EQ_INT(SPLIT("a/b"), -1);
+	CHECK_EQ_INT(SPLIT("?/a"), -1);
+	CHECK_EQ_INT(SPLIT("*"), -1);
+	CHECK_EQ_INT(http_target_split(S("/a"), seg, 0), -1);
+	CHECK_EQ_INT(http_target_split(S("/"), seg, 0), 0);
+#undef SPLIT
+}
+
+static void
+test_reason_mime(void)
+{
+	CHECK(strcmp(http_reason(101), "Switching Protocols") == 0);
+	CHECK(strcmp(http_reason(200), "OK") == 0);
+	CHECK(strcmp(http_reason(304), "Not Modified") == 0);
+	CHECK(strcmp(http_reason(400), "Bad Request") == 0);
+	CHECK(strcmp(http_reason(401), "Unauthorized") == 0);
+	CHECK(strcmp(http_reason(403), "Forbidden") == 0);
+	CHECK(strcmp(http_reason(404), "Not Found") == 0);
+	CHECK(strcmp(http_reason(405), "Method Not Allowed") == 0);
+	CHECK(strcmp(http_reason(408), "Request Timeout") == 0);
+	CHECK(strcmp(http_reason(413), "Payload Too Large") == 0);
+	CHECK(strcmp(http_reason(426), "Upgrade Required") == 0);
+	CHECK(strcmp(http_reason(431), "Request Header Fields Too Large") == 0);
+	CHECK(strcmp(http_reason(500), "Internal Server Error") == 0);
+	CHECK(strcmp(http_reason(503), "Service Unavailable") == 0);
+	CHECK(strcmp(http_reason(0), "Unknown") == 0);
+	CHECK(strcmp(http_reason(-1), "Unknown") == 0);
+	CHECK(strcmp(http_reason(418), "Unknown") == 0);
+
+#define MIME(lit) http_mime(S(lit))
+	CHECK(strcmp(MIME("index.html"), "text/html; charset=utf-8") == 0);
+	CHECK(strcmp(MIME("a/INDEX.HTM"), "text/html; charset=utf-8") == 0);
+	CHECK(strcmp(MIME("app.js"), "text/javascript; charset=utf-8") == 0);
+	CHECK(strcmp(MIME("m.Mjs"), "text/javascript; charset=utf-8") == 0);
+	CHECK(strcmp(MIME("s.css"), "text/css; charset=utf-8") == 0);
+	CHECK(strcmp(MIME("d.json"), "application/json") == 0);
+	CHECK(strcmp(MIME("i.svg"), "image/svg+xml") == 0);
+	CHECK(strcmp(MIME("i.PNG"), "image/png") == 0);
+	CHECK(strcmp(MIME("i.jpg"), "image/jpeg") == 0);
+	CHECK(strcmp(MIME("i.jpeg"), "image/jpeg") == 0);
+	CHECK(strcmp(MIME("favicon.ico"), "image/x-icon") == 0);
+	CHECK(strcmp(MIME("r.txt"), "text/plain; charset=utf-8") == 0);
+	CHECK(strcmp(MIME("x.wasm"), "application/wasm") == 0);
+	CHECK(strcmp(MIME("a.tar.gz"), "application/octet-stream") == 0);
+	CHECK(strcmp(MIME("a.min.js"), "text/javascript; charset=utf-8") == 0);
+	CHECK(strcmp(MIME("js"), "application/octet-stream") == 0);
+	CHECK(strcmp(MIME("a."), "application/octet-stream") == 0);
+	CHECK(strcmp(MIME("a.jsx"), "application/octet-stream") == 0);
+	CHECK(strcmp(MIME("a.j"), "application/octet-stream") == 0);
+	CHECK(strcmp(MIME("dir.html/file"), "application/octet-stream") == 0);
+	CHECK(strcmp(MIME("dir/"), "application/octet-stream") == 0);
+	CHECK(strcmp(MIME(""), "application/octet-stream") == 0);
+	CHECK(strcmp(MIME("a.html\0x"), "application/octet-stream") == 0);
+	CHECK(strcmp(http_mime("a.css!", 5), "text/css; charset=utf-8") == 0);
+#undef MIME
+}
+
+int
+main(void)
+{
+	test_valid();
+	test_incomplete();
+	test_reject();
+	test_header_lookup();
+	test_pct_decode();
+	test_path_resolve();
+	test_target_split();
+	test_reason_mime();
+	return unit_done();
+}
