@@ -1,0 +1,886 @@
+/*
+ * The database side of pgws is its own file because it stands on its own:
+ * libpq connections, the state machine each of them goes through (connect,
+ * LISTEN, serve, lose, back off, reconnect) and the per-connection publish
+ * queues.  It knows nothing of websockets; pgws.c only moves pollfds in and
+ * out and receives callbacks, the way BearSSL's engine never touches a
+ * socket itself.
+ *
+ * After db_init returns nothing here blocks: every connection is in libpq's
+ * non-blocking mode, reconnection goes through PQconnectStartParams and
+ * PQconnectPoll, and PQgetResult is only called when PQisBusy says a result
+ * is complete.  (One exception libpq imposes: PQconnectStartParams resolves
+ * a host name with the blocking getaddrinfo; use an address, or hostaddr=,
+ * where that matters.)
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+
+#define TEXT_OID 25              /* pg_type.oid of text */
+#define BACKOFF_MAX 32.0         /* seconds */
+#define CONNECT_TIMEOUT 10.0     /* seconds for a non-blocking connect or LISTEN */
+#define QUEUE_DEFAULT 10000
+#define BATCH_DEFAULT 256
+#define NAME_MAX_PG 63           /* NAMEDATALEN - 1: longer channels are truncated by LISTEN */
+
+enum cstate {
+	C_DOWN,        /* no connection; the next attempt is due at when */
+	C_CONNECTING,  /* PQconnectPoll in progress, until when */
+	C_SETUP,       /* listener only: LISTEN sent, awaiting its result until when */
+	C_READY,       /* usable */
+	C_DEAD         /* listener lost without supervision: stays down for good */
+};
+
+/* A queued message; data is the payload, not NUL-terminated (it is sent in
+ * binary format with its length, so no byte is special). */
+struct msg {
+	uint64_t tag;
+	int len;
+	char data[];
+};
+
+struct dconn {
+	PGconn *pg;
+	enum cstate st;
+	int id;             /* -1 for the listener, else the pool index */
+	short cwant;        /* C_CONNECTING: POLLIN or POLLOUT, as PQconnectPoll asked */
+	int wflush;         /* PQflush returned 1: libpq holds unsent output */
+	double when;        /* deadline or retry time, see enum cstate */
+	double backoff;     /* wait after the next failed attempt */
+
+	/* listener */
+	double last_rx;     /* last time anything arrived */
+	double probe_dl;    /* > 0: a health check is in flight, due by then */
+	int qfail;          /* the query in flight failed */
+
+	/* pool: a ring of queued messages; the first inflight are sent */
+	struct msg **q;
+	size_t qhead, qlen, qcap;
+	size_t inflight;    /* > 0: a batch awaits its PGRES_PIPELINE_SYNC */
+	size_t solo;        /* head messages to resend one per batch */
+	int berr;           /* a statement of the batch in flight failed */
+	char why[200];      /* first error of the batch in flight */
+};
+
+static struct {
+	char *uri;
+	char *channel;
+	char *listen_sql;
+	int pool_size;
+	int retries;
+	long check_ms;
+	size_t queue_max;
+	size_t batch_max;
+	struct dconn lis;
+	struct dconn *pool;
+	struct dconn **polled;  /* connection of each entry db_pollfds wrote */
+	size_t npolled;
+	struct db_stats st;
+} db;
+
+static void conn_lost(struct dconn *c, double now, const char *why);
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * libpq's messages span lines ("...failed: Connection refused\n\tIs the
+ * server running...?\n"); a log line and the caller's err want one.
+ * Collapses every run of whitespace into one space and trims both ends.
+ */
+static void
+oneline(char *dst, size_t cap, const char *src)
+{
+	size_t n = 0;
+	int sp = 0;
+
+	if (!dst || cap == 0)
+		return;
+	for (; src && *src; src++) {
+		char ch = *src;
+
+		if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+			sp = n > 0;
+			continue;
+		}
+		if (n + 1 + (size_t)sp >= cap)
+			break;
+		if (sp)
+			dst[n++] = ' ';
+		sp = 0;
+		dst[n++] = ch;
+	}
+	dst[n] = '\0';
+}
+
+static const char *
+cname(const struct dconn *c, char *buf, size_t cap)
+{
+	if (c->id < 0)
+		return "listener";
+	snprintf(buf, cap, "pool connection %d", c->id);
+	return buf;
+}
+
+/* Without this libpq prints notices (and the FATAL a terminated backend
+ * sends while idle) straight to stderr, bypassing the caller's log. */
+static void
+notice(void *arg, const char *msg)
+{
+	char line[512], nb[32];
+
+	oneline(line, sizeof line, msg);
+	db_log(1, "%s: %s", cname(arg, nb, sizeof nb), line);
+}
+
+/*
+ * Our defaults come before dbname, and expand_dbname = 1 expands the user's
+ * URI or conninfo in its place, so anything the user sets wins.  The
+ * keepalives notice a dead peer even without PGWS_CHECK_LISTENER_INTERVAL;
+ * connect_timeout bounds the blocking start-up attempts (libpq ignores it in
+ * PQconnectPoll, where CONNECT_TIMEOUT does that job).
+ */
+static PGconn *
+pg_start(int blocking)
+{
+	static const char *const keys[] = {
+		"fallback_application_name", "connect_timeout", "keepalives",
+		"keepalives_idle", "keepalives_interval", "keepalives_count",
+		"dbname", NULL
+	};
+	const char *vals[] = { "pgws", "10", "1", "10", "5", "3", db.uri, NULL };
+
+	if (blocking)
+		return PQconnectdbParams(keys, vals, 1);
+	return PQconnectStartParams(keys, vals, 1);
+}
+
+static double
+next_backoff(double b)
+{
+	return b * 2 > BACKOFF_MAX ? BACKOFF_MAX : b * 2;
+}
+
+/* Start-up only: blocking attempts with back-off.  Returns the connection or
+ * NULL with the last libpq error in err. */
+static PGconn *
+connect_blocking(struct dconn *c, char *err, size_t errcap)
+{
+	char nb[32];
+	double wait = 1;
+	int i;
+
+	for (i = 1;; i++) {
+		PGconn *pg = pg_start(1);
+		struct timespec ts;
+
+		if (pg && PQstatus(pg) == CONNECTION_OK) {
+			PQsetNoticeProcessor(pg, notice, c);
+			return pg;
+		}
+		oneline(err, errcap, pg ? PQerrorMessage(pg) : "out of memory");
+		PQfinish(pg);
+		db_log(1, "%s: connection attempt %d of %d failed: %s",
+		    cname(c, nb, sizeof nb), i, db.retries, err);
+		if (i >= db.retries)
+			return NULL;
+		/* A signal cutting the sleep short only brings the next attempt
+		 * forward, so EINTR needs no loop. */
+		ts.tv_sec = (time_t)wait;
+		ts.tv_nsec = 0;
+		nanosleep(&ts, NULL);
+		wait = next_backoff(wait);
+	}
+}
+
+static struct msg *
+q_head(const struct dconn *c, size_t i)
+{
+	return c->q[(c->qhead + i) % c->qcap];
+}
+
+static struct msg *
+q_pop(struct dconn *c)
+{
+	struct msg *m = c->q[c->qhead];
+
+	c->qhead = (c->qhead + 1) % c->qcap;
+	c->qlen--;
+	if (c->solo)
+		c->solo--;
+	return m;
+}
+
+/* Grows the ring geometrically up to queue_max, so an idle pool costs
+ * nothing and a busy one reallocates only log(queue_max) times. */
+static int
+q_grow(struct dconn *c)
+{
+	size_t ncap = c->qcap ? c->qcap * 2 : 64, i;
+	struct msg **nq;
+
+	if (ncap > db.queue_max)
+		ncap = db.queue_max;
+	if (ncap <= c->qcap || !(nq = malloc(ncap * sizeof *nq)))
+		return -1;
+	for (i = 0; i < c->qlen; i++)
+		nq[i] = q_head(c, i);
+	free(c->q);
+	c->q = nq;
+	c->qcap = ncap;
+	c->qhead = 0;
+	return 0;
+}
+
+/* Reports the message at the head as failed.  It is popped first, so the
+ * callback may call db_publish on this very connection. */
+static void
+fail_head(struct dconn *c, const char *why)
+{
+	struct msg *m = q_pop(c);
+	uint64_t tag = m->tag;
+
+	free(m);
+	db.st.publish_failed++;
+	db_on_publish_failed(tag, why);
+}
+
+static int
+conn_flush(struct dconn *c)
+{
+	int r = PQflush(c->pg);
+
+	c->wflush = r == 1;
+	return r < 0 ? -1 : 0;
+}
+
+/* An attempt to (re)connect failed: wait, then try again. */
+static void
+conn_failed(struct dconn *c, double now, const char *why)
+{
+	char line[256], nb[32];
+
+	oneline(line, sizeof line, why);
+	PQfinish(c->pg);
+	c->pg = NULL;
+	c->wflush = 0;
+	c->probe_dl = 0;
+	c->st = C_DOWN;
+	c->when = now + c->backoff;
+	db_log(1, "%s: reconnection failed: %s; next attempt in %.0f s",
+	    cname(c, nb, sizeof nb), line, c->backoff);
+	c->backoff = next_backoff(c->backoff);
+}
+
+static void
+conn_start(struct dconn *c, double now)
+{
+	char nb[32];
+
+	db_log(2, "%s: connecting", cname(c, nb, sizeof nb));
+	c->pg = pg_start(0);
+	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_failed(c, now, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		return;
+	}
+	PQsetNoticeProcessor(c->pg, notice, c);
+	c->st = C_CONNECTING;
+	/* libpq's contract: behave as if PQconnectPoll had said WRITING. */
+	c->cwant = POLLOUT;
+	c->when = now + CONNECT_TIMEOUT;
+}
+
+/* The connection is established: LISTEN again, or enter pipeline mode. */
+static void
+conn_established(struct dconn *c, double now)
+{
+	char nb[32];
+
+	if (PQsetnonblocking(c->pg, 1) != 0) {
+		conn_failed(c, now, PQerrorMessage(c->pg));
+		return;
+	}
+	if (c->id < 0) {
+		if (!PQsendQuery(c->pg, db.listen_sql) || conn_flush(c) < 0) {
+			conn_failed(c, now, PQerrorMessage(c->pg));
+			return;
+		}
+		c->st = C_SETUP;
+		c->qfail = 0;
+		c->when = now + CONNECT_TIMEOUT;
+		return;
+	}
+	if (!PQenterPipelineMode(c->pg)) {
+		conn_failed(c, now, PQerrorMessage(c->pg));
+		return;
+	}
+	c->st = C_READY;
+	c->backoff = 1;
+	db_log(2, "%s: re-established", cname(c, nb, sizeof nb));
+}
+
+static void
+connect_step(struct dconn *c, double now)
+{
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_READING:
+		c->cwant = POLLIN;
+		break;
+	case PGRES_POLLING_WRITING:
+		c->cwant = POLLOUT;
+		break;
+	case PGRES_POLLING_OK:
+		conn_established(c, now);
+		break;
+	default:
+		conn_failed(c, now, PQerrorMessage(c->pg));
+		break;
+	}
+}
+
+/*
+ * A working connection broke.  The first new attempt is immediate (a killed
+ * backend is the common case and the server is fine); only failed attempts
+ * back off.
+ */
+static void
+conn_lost(struct dconn *c, double now, const char *why)
+{
+	char line[256], nb[32];
+
+	oneline(line, sizeof line, why && *why ? why : "connection lost");
+	PQfinish(c->pg);
+	c->pg = NULL;
+	c->wflush = 0;
+	c->probe_dl = 0;
+	if (c->id < 0 && db.check_ms <= 0) {
+		c->st = C_DEAD;
+		db_log(0, "listener: connection lost: %s", line);
+		db_on_listener(0);
+		return;
+	}
+	if (c->st != C_READY) {
+		/* LISTEN failing on a fresh connection is a failed attempt. */
+		conn_failed(c, now, line);
+		return;
+	}
+	db_log(1, "%s: connection lost: %s; reconnecting",
+	    cname(c, nb, sizeof nb), line);
+	c->st = C_DOWN;
+	c->when = now;
+	if (c->id < 0) {
+		db_on_listener(0);
+		return;
+	}
+	/* The batch in flight may or may not have committed; resending could
+	 * deliver it twice, so it is reported.  The rest stays queued. */
+	while (c->inflight) {
+		c->inflight--;
+		fail_head(c, "database connection lost");
+	}
+}
+
+/* Sends the next batch when the connection is idle and has messages. */
+static void
+pool_send(struct dconn *c, double now)
+{
+	static const Oid types[2] = { TEXT_OID, TEXT_OID };
+	static const int fmts[2] = { 0, 1 };
+	size_t i, k;
+
+	if (c->st != C_READY || c->inflight || c->qlen == 0)
+		return;
+	k = c->solo ? 1 : c->qlen < db.batch_max ? c->qlen : db.batch_max;
+	for (i = 0; i < k; i++) {
+		struct msg *m = q_head(c, i);
+		const char *vals[2] = { db.channel, m->data };
+		int lens[2] = { 0, m->len };
+
+		if (!PQsendQueryParams(c->pg, "SELECT pg_notify($1, $2)", 2,
+		    types, vals, lens, fmts, 0))
+			break;
+	}
+	/* Without the Sync nothing commits, so on a failure here the queued
+	 * messages are kept and go out again after the reconnection. */
+	if (i < k || !PQpipelineSync(c->pg)) {
+		conn_lost(c, now, PQerrorMessage(c->pg));
+		return;
+	}
+	c->inflight = k;
+	c->berr = 0;
+	c->why[0] = '\0';
+	if (conn_flush(c) < 0)
+		conn_lost(c, now, PQerrorMessage(c->pg));
+}
+
+/*
+ * The batch's Sync came back.  One statement failing aborts the implicit
+ * transaction, so none of the batch was published; each message is then
+ * retried once on its own, so that one bad message does not take its
+ * neighbours down with it, and only a message failing alone is reported.
+ */
+static void
+batch_done(struct dconn *c)
+{
+	size_t k = c->inflight;
+	char nb[32];
+
+	c->inflight = 0;
+	if (!c->berr) {
+		db.st.published += k;
+		while (k--)
+			free(q_pop(c));
+		return;
+	}
+	if (k > 1 && c->solo == 0) {
+		db_log(1, "%s: batch of %zu failed (%s); retrying one by one",
+		    cname(c, nb, sizeof nb), k, c->why);
+		c->solo = k;
+		return;
+	}
+	db_log(3, "%s: publish failed: %s", cname(c, nb, sizeof nb), c->why);
+	while (k--)
+		fail_head(c, c->why);
+}
+
+static void
+pool_input(struct dconn *c, double now)
+{
+	int nulls = 0;
+
+	/* In pipeline mode a NULL ends each statement's results; two in a row
+	 * mean nothing more is ready. */
+	while (c->inflight && !PQisBusy(c->pg)) {
+		PGresult *r = PQgetResult(c->pg);
+
+		if (!r) {
+			if (++nulls > 1)
+				break;
+			continue;
+		}
+		nulls = 0;
+		switch (PQresultStatus(r)) {
+		case PGRES_TUPLES_OK:
+		case PGRES_COMMAND_OK:
+			break;
+		case PGRES_PIPELINE_SYNC:
+			batch_done(c);
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			c->berr = 1;
+			break;
+		default:
+			if (!c->berr)
+				oneline(c->why, sizeof c->why, PQresultErrorMessage(r));
+			c->berr = 1;
+			break;
+		}
+		PQclear(r);
+	}
+	if (c->pg && PQstatus(c->pg) == CONNECTION_BAD)
+		conn_lost(c, now, PQerrorMessage(c->pg));
+}
+
+/* The LISTEN or the health check in flight has all its results. */
+static void
+listener_query_done(struct dconn *c, double now)
+{
+	if (c->qfail) {
+		conn_lost(c, now, c->why);
+		return;
+	}
+	if (c->st == C_SETUP) {
+		c->st = C_READY;
+		c->backoff = 1;
+		c->last_rx = now;
+		db.st.listener_reconnects++;
+		db_log(2, "listener: re-established");
+		db_on_listener(1);
+		return;
+	}
+	c->probe_dl = 0;
+}
+
+static void
+listener_input(struct dconn *c, double now)
+{
+	PGnotify *n;
+
+	if (c->st == C_SETUP || c->probe_dl > 0) {
+		while (!PQisBusy(c->pg)) {
+			PGresult *r = PQgetResult(c->pg);
+			ExecStatusType s;
+
+			if (!r) {
+				listener_query_done(c, now);
+				if (!c->pg)
+					return;
+				break;
+			}
+			s = PQresultStatus(r);
+			if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+				oneline(c->why, sizeof c->why,
+				    PQresultErrorMessage(r));
+				c->qfail = 1;
+			}
+			PQclear(r);
+		}
+	}
+	/* Only our channel: a LISTEN issued by someone sharing the
+	 * connection's session (none today) must not leak to websockets. */
+	while (c->pg && (n = PQnotifies(c->pg))) {
+		if (strcmp(n->relname, db.channel) == 0) {
+			db.st.notifies_received++;
+			db_on_notify(n->extra, strlen(n->extra));
+		}
+		PQfreemem(n);
+	}
+	if (c->pg && PQstatus(c->pg) == CONNECTION_BAD)
+		conn_lost(c, now, PQerrorMessage(c->pg));
+}
+
+static void
+conn_io(struct dconn *c, short rev, double now)
+{
+	if (c->st == C_CONNECTING) {
+		connect_step(c, now);
+		return;
+	}
+	if (rev & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+		/* EOF and socket errors surface here as a 0 return. */
+		if (!PQconsumeInput(c->pg)) {
+			conn_lost(c, now, PQerrorMessage(c->pg));
+			return;
+		}
+		c->last_rx = now;
+	}
+	if (c->wflush && conn_flush(c) < 0) {
+		conn_lost(c, now, PQerrorMessage(c->pg));
+		return;
+	}
+	if (c->id < 0)
+		listener_input(c, now);
+	else
+		pool_input(c, now);
+}
+
+static void
+listener_check(struct dconn *c, double now)
+{
+	double iv = db.check_ms / 1000.0;
+	char msg[96];
+
+	if (db.check_ms <= 0)
+		return;
+	if (c->probe_dl > 0) {
+		if (now >= c->probe_dl) {
+			snprintf(msg, sizeof msg,
+			    "no answer to the health check within %ld ms",
+			    db.check_ms);
+			conn_lost(c, now, msg);
+		}
+		return;
+	}
+	if (now < c->last_rx + iv)
+		return;
+	if (!PQsendQuery(c->pg, "SELECT 1") || conn_flush(c) < 0) {
+		conn_lost(c, now, PQerrorMessage(c->pg));
+		return;
+	}
+	c->qfail = 0;
+	c->probe_dl = now + iv;
+}
+
+static void
+conn_timer(struct dconn *c, double now)
+{
+	switch (c->st) {
+	case C_DOWN:
+		if (now >= c->when)
+			conn_start(c, now);
+		break;
+	case C_CONNECTING:
+	case C_SETUP:
+		if (now >= c->when)
+			conn_failed(c, now, "timed out");
+		break;
+	case C_READY:
+		if (c->id < 0)
+			listener_check(c, now);
+		else
+			pool_send(c, now);
+		break;
+	case C_DEAD:
+		break;
+	}
+}
+
+static double
+conn_due(const struct dconn *c)
+{
+	switch (c->st) {
+	case C_DOWN:
+	case C_CONNECTING:
+	case C_SETUP:
+		return c->when;
+	case C_READY:
+		if (c->id >= 0)
+			return c->inflight == 0 && c->qlen > 0 ? 0 : -1;
+		if (db.check_ms <= 0)
+			return -1;
+		return c->probe_dl > 0 ? c->probe_dl :
+		    c->last_rx + db.check_ms / 1000.0;
+	case C_DEAD:
+		break;
+	}
+	return -1;
+}
+
+int
+db_init(const struct db_cfg *cfg, char *err, size_t errcap)
+{
+	char ebuf[512];
+	PGresult *r;
+	char *id;
+	double now;
+	int i;
+
+	if (err && errcap)
+		err[0] = '\0';
+	db_shutdown();
+	if (!cfg->uri || !cfg->channel || !*cfg->channel ||
+	    strlen(cfg->channel) > NAME_MAX_PG || cfg->pool_size < 1) {
+		oneline(err, errcap, "bad configuration: empty or too long "
+		    "channel name (at most 63 bytes), or pool size < 1");
+		return -1;
+	}
+	db.pool_size = cfg->pool_size;
+	db.retries = cfg->retries < 1 ? 1 : cfg->retries;
+	db.check_ms = cfg->check_ms < 0 ? 0 : cfg->check_ms;
+	db.queue_max = cfg->queue_max ? cfg->queue_max : QUEUE_DEFAULT;
+	db.batch_max = cfg->batch_max ? cfg->batch_max : BATCH_DEFAULT;
+	db.uri = strdup(cfg->uri);
+	db.channel = strdup(cfg->channel);
+	db.pool = calloc((size_t)db.pool_size, sizeof *db.pool);
+	db.polled = calloc((size_t)db.pool_size + 1, sizeof *db.polled);
+	if (!db.uri || !db.channel || !db.pool || !db.polled) {
+		oneline(err, errcap, "out of memory");
+		goto fail;
+	}
+	db.lis.id = -1;
+	db.lis.backoff = 1;
+	for (i = 0; i < db.pool_size; i++) {
+		db.pool[i].id = i;
+		db.pool[i].backoff = 1;
+	}
+
+	if (!(db.lis.pg = connect_blocking(&db.lis, ebuf, sizeof ebuf)))
+		goto fail_libpq;
+	/* The channel is an identifier in LISTEN, a plain text value in
+	 * pg_notify; quoting keeps "odd" names working in both. */
+	if (!(id = PQescapeIdentifier(db.lis.pg, db.channel,
+	    strlen(db.channel)))) {
+		oneline(ebuf, sizeof ebuf, PQerrorMessage(db.lis.pg));
+		goto fail_libpq;
+	}
+	db.listen_sql = malloc(strlen(id) + 8);
+	if (db.listen_sql)
+		sprintf(db.listen_sql, "LISTEN %s", id);
+	PQfreemem(id);
+	if (!db.listen_sql) {
+		oneline(err, errcap, "out of memory");
+		goto fail;
+	}
+	r = PQexec(db.lis.pg, db.listen_sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		oneline(ebuf, sizeof ebuf, PQerrorMessage(db.lis.pg));
+		PQclear(r);
+		goto fail_libpq;
+	}
+	PQclear(r);
+	if (PQsetnonblocking(db.lis.pg, 1) != 0) {
+		oneline(ebuf, sizeof ebuf, PQerrorMessage(db.lis.pg));
+		goto fail_libpq;
+	}
+	db.lis.st = C_READY;
+	db_log(2, "listener: connected, LISTEN %s", db.channel);
+
+	for (i = 0; i < db.pool_size; i++) {
+		struct dconn *c = &db.pool[i];
+
+		if (!(c->pg = connect_blocking(c, ebuf, sizeof ebuf)))
+			goto fail_libpq;
+		if (PQsetnonblocking(c->pg, 1) != 0 ||
+		    !PQenterPipelineMode(c->pg)) {
+			oneline(ebuf, sizeof ebuf, PQerrorMessage(c->pg));
+			goto fail_libpq;
+		}
+		c->st = C_READY;
+	}
+	db_log(2, "pool: %d connections", db.pool_size);
+	now = mono();
+	db.lis.last_rx = now;
+	return 0;
+
+fail_libpq:
+	if (err && errcap)
+		snprintf(err, errcap, "%s", ebuf);
+fail:
+	db_shutdown();
+	return -1;
+}
+
+size_t
+db_pollfds(struct pollfd *pfd, size_t max)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = -1; db.pool && i < db.pool_size && n < max; i++) {
+		struct dconn *c = i < 0 ? &db.lis : &db.pool[i];
+		int fd;
+
+		if (!c->pg || (fd = PQsocket(c->pg)) < 0)
+			continue;
+		pfd[n].fd = fd;
+		if (c->st == C_CONNECTING)
+			pfd[n].events = c->cwant;
+		else
+			pfd[n].events = POLLIN | (c->wflush ? POLLOUT : 0);
+		pfd[n].revents = 0;
+		db.polled[n++] = c;
+	}
+	db.npolled = n;
+	return n;
+}
+
+void
+db_process(const struct pollfd *pfd, size_t n, double now)
+{
+	size_t i;
+	int j;
+
+	if (!db.pool)
+		return;
+	for (i = 0; i < n && i < db.npolled; i++) {
+		struct dconn *c = db.polled[i];
+
+		/* The socket can change under us (a connection lost while an
+		 * earlier entry was handled); stale entries are skipped. */
+		if (!pfd[i].revents || !c->pg || PQsocket(c->pg) != pfd[i].fd)
+			continue;
+		conn_io(c, pfd[i].revents, now);
+	}
+	db.npolled = 0;
+	conn_timer(&db.lis, now);
+	for (j = 0; j < db.pool_size; j++)
+		conn_timer(&db.pool[j], now);
+}
+
+double
+db_timeout(double now)
+{
+	double best = -1, t;
+	int i;
+
+	if (!db.pool)
+		return -1;
+	for (i = -1; i < db.pool_size; i++) {
+		t = conn_due(i < 0 ? &db.lis : &db.pool[i]);
+		if (t >= 0 && (best < 0 || t < best))
+			best = t;
+	}
+	if (best < 0)
+		return -1;
+	return best > now ? best - now : 0;
+}
+
+int
+db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len)
+{
+	struct dconn *c;
+	struct msg *m;
+
+	if (!db.pool || len > INT_MAX - sizeof *m)
+		return -1;
+	c = &db.pool[affinity % (unsigned)db.pool_size];
+	if (c->qlen >= db.queue_max)
+		return -1;
+	if (c->qlen == c->qcap && q_grow(c) < 0)
+		return -1;
+	if (!(m = malloc(sizeof *m + len)))
+		return -1;
+	m->tag = tag;
+	m->len = (int)len;
+	memcpy(m->data, payload, len);
+	c->q[(c->qhead + c->qlen) % c->qcap] = m;
+	c->qlen++;
+	return 0;
+}
+
+int
+db_listener_up(void)
+{
+	return db.pool && db.lis.st == C_READY;
+}
+
+size_t
+db_pending(void)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; db.pool && i < db.pool_size; i++)
+		n += db.pool[i].qlen;
+	return n;
+}
+
+void
+db_get_stats(struct db_stats *s)
+{
+	*s = db.st;
+	s->queued = db_pending();
+}
+
+static void
+conn_free(struct dconn *c)
+{
+	PQfinish(c->pg);
+	while (c->qlen)
+		free(q_pop(c));
+	free(c->q);
+}
+
+void
+db_shutdown(void)
+{
+	int i;
+
+	if (db.pool)
+		for (i = 0; i < db.pool_size; i++)
+			conn_free(&db.pool[i]);
+	conn_free(&db.lis);
+	free(db.pool);
+	free(db.polled);
+	free(db.uri);
+	free(db.channel);
+	free(db.listen_sql);
+	memset(&db, 0, sizeof db);
+}

@@ -1,0 +1,113 @@
+/*
+ * The database side of pgws: one LISTEN connection and a pool of publishing
+ * connections, all driven without blocking from the caller's poll() loop.
+ * The caller asks for pollfds (db_pollfds), hands back their revents
+ * (db_process) and sleeps at most db_timeout(); db talks back through the
+ * four callbacks below, which the caller defines.
+ */
+#ifndef PGWS_DB_H
+#define PGWS_DB_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct db_cfg {
+	const char *uri;      /* libpq conninfo or URI (copied by db_init) */
+	const char *channel;  /* PGWS_LISTEN_CHANNEL: LISTEN on it, pg_notify to it (copied) */
+	int pool_size;        /* PGWS_POOL_SIZE publishing connections (>= 1) */
+	int retries;          /* PGWS_RETRIES: start-up attempts per connection (< 1 means 1) */
+	long check_ms;        /* PGWS_CHECK_LISTENER_INTERVAL; 0 = no supervision: listener loss
+	                         calls db_on_listener(0) once and the caller exits */
+	size_t queue_max;     /* messages queued or in flight per pool connection; 0 = 10000 */
+	size_t batch_max;     /* most notifications sent in one pipeline batch; 0 = 256 */
+};
+
+/*
+ * Callbacks the caller defines.  They run from inside db_process (and
+ * db_log also from db_init); they may call db_publish, db_listener_up,
+ * db_get_stats and db_pending, but not db_init, db_process or db_shutdown.
+ */
+
+/* One notification on the listen channel; payload is not NUL-terminated and is
+ * valid only during the call. */
+void db_on_notify(const char *payload, size_t len);
+/* The listener was lost (0) or re-established and LISTENing again (1). */
+void db_on_listener(int up);
+/* A message queued with db_publish will never be published; why is a short
+ * reason, valid only during the call. */
+void db_on_publish_failed(uint64_t tag, const char *why);
+/* Logging sink: level 0 error, 1 warn, 2 info, 3 debug; printf-style, no
+ * trailing newline. */
+void db_log(int level, const char *fmt, ...);
+
+/*
+ * Connects the listener and then the pool, blocking, each connection with up
+ * to c->retries attempts and back-off 1 s, 2 s, 4 s ... capped at 32 s, and
+ * issues LISTEN.  The strings of c are copied.  Returns 0, or -1 with
+ * libpq's last error, on one line, in the caller's err of errcap bytes
+ * (always NUL-terminated when errcap > 0); on -1 nothing stays allocated.
+ */
+int db_init(const struct db_cfg *c, char *err, size_t errcap);
+
+/*
+ * Writes into the caller's pfd, at most max entries, one pollfd per database
+ * socket, with events from that connection's state; returns how many were
+ * written.  max >= db_init's pool_size + 1 always suffices.
+ */
+size_t db_pollfds(struct pollfd *pfd, size_t max);
+
+/*
+ * Handles the revents of the n entries the last db_pollfds wrote (same order;
+ * pass n = 0 when poll timed out) and runs the timers due at now (seconds,
+ * CLOCK_MONOTONIC).  Never blocks.  Returns nothing: what happens is reported
+ * through the callbacks.
+ */
+void db_process(const struct pollfd *pfd, size_t n, double now);
+
+/* Returns seconds (>= 0) until db's next timer is due at now, or -1 if none. */
+double db_timeout(double now);
+
+/*
+ * Queues SELECT pg_notify(channel, payload) on pool connection
+ * affinity % pool_size, so that messages of one affinity are published in
+ * order.  The len bytes of payload are copied (the caller keeps ownership);
+ * len must be < 8000.  Returns 0 when queued (then exactly one of: it is
+ * published, or db_on_publish_failed reports tag later), or -1 when that
+ * connection's queue is full or memory ran out (no callback then).
+ *
+ * Messages go out in pipeline batches of up to batch_max, one implicit
+ * transaction each.  If a statement of a batch fails, the whole batch was
+ * rolled back, so its messages are retried once, each in a batch of its own;
+ * only a message that fails alone is reported.  Messages of a batch in flight
+ * when its connection is lost are reported (they may or may not have been
+ * committed, and resending could duplicate them); queued ones wait for the
+ * reconnection.
+ */
+int db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len);
+
+/* Returns 1 when the listener connection is up and LISTENing, else 0. */
+int db_listener_up(void);
+
+/* Returns messages queued or in flight over all pool connections. */
+size_t db_pending(void);
+
+struct db_stats {
+	unsigned long long notifies_received;   /* on the listen channel */
+	unsigned long long published;           /* pg_notify calls committed */
+	unsigned long long publish_failed;      /* reported via db_on_publish_failed */
+	unsigned long long listener_reconnects; /* listener re-established */
+	size_t queued;                          /* same as db_pending() */
+};
+
+/* Fills the caller's s with counters since db_init. */
+void db_get_stats(struct db_stats *s);
+
+/*
+ * Closes every connection and frees everything; messages still queued are
+ * dropped without callbacks (call db_pending first to drain).  Safe to call
+ * when db_init failed or was never called.
+ */
+void db_shutdown(void);
+
+#endif
