@@ -130,19 +130,26 @@ jwt_b64url_char(unsigned char ch)
 }
 
 /*
- * Clears *ks, freeing what it holds.  Secrets are wiped through a volatile
- * pointer first so the stores are not optimised away before free().
+ * Zeroes secret bytes through a volatile pointer: a plain memset() just
+ * before free() or a return is a dead store the compiler may drop.
  */
+static void
+jwt_wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		v[i] = 0;
+}
+
 void
 jwt_keys_free(struct jwt_keyset *ks)
 {
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < ks->n && i < JWT_MAX_KEYS; i++) {
-		volatile unsigned char *p = ks->key[i].k;
-
-		for (j = 0; p && j < ks->key[i].k_len; j++)
-			p[j] = 0;
+		jwt_wipe(ks->key[i].k, ks->key[i].k_len);
 		free(ks->key[i].k);
 		ks->key[i].k = NULL;
 		ks->key[i].k_len = 0;
@@ -228,12 +235,13 @@ jwt_jwk_add(struct jwt_keyset *ks, const struct json_val *jwk, int skip,
 		return jwt_fail(err, errcap, "out of memory");
 	len = base64_decode(k.p + 1, k.n - 2, buf, k.n, B64_URL);
 	if (len < 0) {
+		jwt_wipe(buf, k.n);
 		free(buf);
 		return jwt_fail(err, errcap, "JWK \"k\" is not valid base64url");
 	}
 	r = jwt_key_add(ks, buf, (size_t)len, a,
 	    json_get(jwk, "kid", &kid) ? &kid : NULL, err, errcap);
-	memset(buf, 0, k.n);
+	jwt_wipe(buf, k.n);
 	free(buf);
 	return r < 0 ? -1 : 1;
 }
@@ -289,7 +297,7 @@ jwt_keys_load(struct jwt_keyset *ks, const char *secret, size_t n,
 		else
 			r = jwt_key_add(ks, buf, (size_t)len, 0, NULL, err,
 			    errcap);
-		memset(buf, 0, n + 1);
+		jwt_wipe(buf, n + 1);
 		free(buf);
 	} else {
 		r = jwt_key_add(ks, (const unsigned char *)secret, n, 0, NULL,
@@ -302,10 +310,18 @@ jwt_keys_load(struct jwt_keyset *ks, const char *secret, size_t n,
 	return 0;
 }
 
+/*
+ * Records the message for e.  On an error nothing is granted, so that a
+ * caller that forgets to look at the result still grants no channel.
+ */
 static int
 jwt_ret(struct jwt_claims *c, int e, const char *why)
 {
 	c->why = why ? why : jwt_strerror(e);
+	if (e != JWT_OK) {
+		c->mode = 0;
+		c->nchan = 0;
+	}
 	return e;
 }
 
@@ -418,8 +434,8 @@ jwt_check_sig(const struct jwt_keyset *ks, int alg, const struct json_val *kid,
     const char *tok, size_t signed_len, const unsigned char *sig)
 {
 	unsigned char mac[64];
-	size_t i, tried = 0, mlen = jwt_mac_len(alg);
-	int any_kid = 0, ok = 0;
+	size_t i, mlen = jwt_mac_len(alg);
+	int any_kid = 0, ok = 0, tried = 0;
 
 	for (i = 0; i < ks->n; i++)
 		any_kid |= ks->key[i].has_kid;
@@ -438,7 +454,7 @@ jwt_check_sig(const struct jwt_keyset *ks, int alg, const struct json_val *kid,
 		jwt_hmac(alg, k->k, k->k_len, tok, signed_len, mac);
 		ok |= jwt_ct_eq(mac, sig, mlen);
 	}
-	memset(mac, 0, sizeof(mac));
+	jwt_wipe(mac, sizeof(mac));
 	if (ok)
 		return JWT_OK;
 	if (tried & 2)
@@ -531,6 +547,17 @@ jwt_verify(const char *tok, size_t n, size_t max_len,
 	return jwt_claims_check(c, now, work, cap, used);
 }
 
+/*
+ * A refused grant leaves the claims as they were: clearing the list would
+ * make a second call look like a token that allows every channel.
+ */
+static int
+jwt_nogrant(struct jwt_claims *c)
+{
+	c->why = jwt_strerror(JWT_E_NO_CHANNELS);
+	return JWT_E_NO_CHANNELS;
+}
+
 int
 jwt_grant(struct jwt_claims *c, const char *asked, size_t asked_len)
 {
@@ -538,12 +565,12 @@ jwt_grant(struct jwt_claims *c, const char *asked, size_t asked_len)
 
 	if (asked == NULL) {
 		if (c->nchan == 0)
-			return jwt_ret(c, JWT_E_NO_CHANNELS, NULL);
+			return jwt_nogrant(c);
 		return JWT_OK;
 	}
 	/* PostgreSQL text cannot hold NUL, and an empty name is no channel. */
 	if (asked_len == 0 || memchr(asked, '\0', asked_len))
-		return jwt_ret(c, JWT_E_NO_CHANNELS, NULL);
+		return jwt_nogrant(c);
 	if (c->nchan == 0) {
 		c->chan[0].p = asked;
 		c->chan[0].n = asked_len;
@@ -558,7 +585,7 @@ jwt_grant(struct jwt_claims *c, const char *asked, size_t asked_len)
 			return JWT_OK;
 		}
 	}
-	return jwt_ret(c, JWT_E_NO_CHANNELS, NULL);
+	return jwt_nogrant(c);
 }
 
 long
@@ -615,6 +642,6 @@ jwt_sign(const struct jwt_key *k, int alg, const char *claims, size_t n,
 		memcpy(out + o, sbuf, sl + 1);
 		o += sl;
 	}
-	memset(mac, 0, sizeof(mac));
+	jwt_wipe(mac, sizeof(mac));
 	return (long)o;
 }

@@ -632,6 +632,9 @@ test_mode(void)
 	CHECK_EQ_INT(verify(mk(H256, "{\"channel\":\"a\"}", JWT_HS256)),
 	    JWT_E_MISSING_MODE);
 	CHECK(strcmp(cl.why, "Missing mode") == 0);
+	/* A rejected token grants nothing, even if read half-way. */
+	CHECK_EQ_INT(cl.nchan, 0);
+	CHECK_EQ_INT(cl.mode, 0);
 	CHECK(strcmp(jwt_strerror(JWT_E_MISSING_MODE), "Missing mode") == 0);
 	CHECK_EQ_INT(verify(mk(H256, "{}", JWT_HS256)), JWT_E_MISSING_MODE);
 	CHECK_EQ_INT(verify(mk(H256, "{\"Mode\":\"r\"}", JWT_HS256)),
