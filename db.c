@@ -403,6 +403,7 @@ pool_send(struct dconn *c, double now)
 {
 	static const Oid types[2] = { TEXT_OID, TEXT_OID };
 	static const int fmts[2] = { 0, 1 };
+	char nb[32];
 	size_t i, k;
 
 	if (c->st != C_READY || c->inflight || c->qlen == 0)
@@ -423,6 +424,7 @@ pool_send(struct dconn *c, double now)
 		conn_lost(c, now, PQerrorMessage(c->pg));
 		return;
 	}
+	db_log(3, "%s: batch of %zu sent", cname(c, nb, sizeof nb), k);
 	c->inflight = k;
 	c->berr = 0;
 	c->why[0] = '\0';
@@ -487,8 +489,16 @@ pool_input(struct dconn *c, double now)
 			c->berr = 1;
 			break;
 		default:
-			if (!c->berr)
-				oneline(c->why, sizeof c->why, PQresultErrorMessage(r));
+			/* The primary message alone ("invalid byte sequence
+			 * for encoding ...") is the short reason callers
+			 * want; the full one is for the log. */
+			if (!c->berr) {
+				const char *e = PQresultErrorField(r,
+				    PG_DIAG_MESSAGE_PRIMARY);
+
+				oneline(c->why, sizeof c->why,
+				    e ? e : PQresultErrorMessage(r));
+			}
 			c->berr = 1;
 			break;
 		}
@@ -734,7 +744,8 @@ db_init(const struct db_cfg *cfg, char *err, size_t errcap)
 		}
 		c->st = C_READY;
 	}
-	db_log(2, "pool: %d connections", db.pool_size);
+	db_log(2, "pool: %d connection%s", db.pool_size,
+	    db.pool_size == 1 ? "" : "s");
 	now = mono();
 	db.lis.last_rx = now;
 	return 0;

@@ -1,0 +1,330 @@
+#!/bin/bash
+# Checks db.c against a real, throwaway PostgreSQL 15 cluster: LISTEN,
+# payloads byte for byte, pipelined publishing in order, quoted channel
+# names, listener supervision (killed and frozen backends), pool reconnection,
+# batch failure handling and start-up retries.  Every wait is bounded; the
+# cluster is stopped and removed on exit.  Run as root from anywhere.
+set -u
+
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+cd "$(dirname "$0")/.." || exit 2
+T=$(mktemp -d /tmp/pgws-dbtest.XXXXXX) || exit 2
+DRIVE=$T/db_drive
+PASS=0
+FAIL=0
+STOPPED=
+
+cleanup() {
+	[ -n "$STOPPED" ] && kill -CONT $STOPPED 2>/dev/null
+	[ -s "$T/stopped" ] && kill -CONT $(cat "$T/stopped") 2>/dev/null
+	jobs -p | xargs -r kill 2>/dev/null
+	if [ -f "$T/data/postmaster.pid" ]; then
+		runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/data" -m immediate \
+		    -t 20 stop >/dev/null 2>&1
+	fi
+	if [ -n "${DB_TEST_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+
+ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
+bad() {
+	FAIL=$((FAIL + 1)); echo "FAIL $1"
+	shift
+	for f in "$@"; do [ -f "$f" ] && sed 's/^/     | /' "$f" | head -40; done
+}
+
+# A port nothing listens on (bash's /dev/tcp connect fails).
+free_port() {
+	local p
+	for p in $(shuf -i 20000-60000 -n 50); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# wait_for FILE REGEX SECONDS: until a line of FILE matches.
+wait_for() {
+	local i
+	for i in $(seq $(($3 * 10))); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# waitpid_t PID SECONDS: wait for a background job, killing it when late.
+waitpid_t() {
+	local i
+	for i in $(seq $(($2 * 10))); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$1" 2>/dev/null
+	wait "$1"
+}
+
+# notify CHANNEL-LITERAL PAYLOAD-EXPR: SQL fragments, output discarded.
+notify() { sql "SELECT pg_notify($1, $2)" >/dev/null; }
+
+sql() {
+	psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres \
+	    -d postgres -c "$1"
+}
+
+# Backends of db_drive's listener: its last query is LISTEN or the health
+# check.  Test-only; pgws itself never looks at pg_stat_activity.
+LISTENER_PIDS="SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
+    AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')"
+
+cc -std=c11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
+    -D_DEFAULT_SOURCE -I. -I/usr/include/postgresql tests/db_drive.c db.c \
+    -o "$DRIVE" -lpq || { echo "build failed"; exit 1; }
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+
+PORT=$(free_port) || { echo "no free port"; exit 2; }
+chown postgres "$T"
+runuser -u postgres -- "$PGBIN/initdb" -D "$T/data" -A trust -U postgres \
+    -E UTF8 --no-locale >"$T/initdb.log" 2>&1 ||
+    { cat "$T/initdb.log"; exit 2; }
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/data" -l "$T/pg.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $T -c fsync=off" start \
+    >/dev/null || { cat "$T/pg.log"; exit 2; }
+URI="postgresql://postgres@127.0.0.1:$PORT/postgres"
+CH=postgres-websockets-listener
+
+# 1. Notifications sent by psql, byte for byte; other channels ignored.
+timeout 20 "$DRIVE" "$URI" listen 3 >"$T/l1.out" 2>"$T/l1.err" &
+pid=$!
+if wait_for "$T/l1.out" '^ready$' 10; then
+	notify "'$CH'" "'x'"
+	notify "'other'" "'not for us'"
+	notify "'$CH'" "'quote '' dq \" bs \\ nl' || chr(10) || 'line2 🎉 ü'"
+	notify "'$CH'" "''"
+fi
+waitpid_t $pid 20
+rc=$?
+P=$'quote \' dq " bs \\ nl\nline2 🎉 ü'
+printf '%s\n' ready x "$P" "" >"$T/l1.want"
+if [ $rc = 0 ] && cmp -s "$T/l1.out" "$T/l1.want"; then
+	ok "listen: psql notifications, payloads byte for byte"
+else
+	bad "listen: psql notifications (rc $rc)" "$T/l1.out" "$T/l1.err"
+fi
+
+# 2. 1000 published messages arrive in order, none lost.
+timeout 30 "$DRIVE" "$URI" listen 1000 >"$T/l2.out" 2>"$T/l2.err" &
+pid=$!
+wait_for "$T/l2.out" '^ready$' 10
+timeout 30 "$DRIVE" "$URI" publish 1000 >"$T/p2.out" 2>"$T/p2.err"
+prc=$?
+waitpid_t $pid 30
+rc=$?
+{ echo ready; for i in $(seq 0 999); do echo "msg-$i"; done; } >"$T/l2.want"
+if [ $rc = 0 ] && [ $prc = 0 ] && cmp -s "$T/l2.out" "$T/l2.want" &&
+    grep -qx 'done published=1000 failed=0' "$T/p2.out"; then
+	ok "publish: 1000 messages in order, none lost"
+else
+	bad "publish 1000 (rc $rc/$prc)" "$T/p2.out" "$T/p2.err" "$T/l2.err"
+	diff "$T/l2.want" "$T/l2.out" | head -5
+fi
+
+# 3. A published payload arrives byte for byte.
+printf 'it'"'"'s "q" \\ back\\slash\n\ttab 🎉 ü {"channel":"c"}' >"$T/payload"
+timeout 20 "$DRIVE" "$URI" listen 1 >"$T/l3.out" 2>"$T/l3.err" &
+pid=$!
+wait_for "$T/l3.out" '^ready$' 10
+timeout 20 "$DRIVE" "$URI" publishfile "$T/payload" >"$T/p3.out" 2>"$T/p3.err"
+prc=$?
+waitpid_t $pid 20
+rc=$?
+{ echo ready; cat "$T/payload"; echo; } >"$T/l3.want"
+if [ $rc = 0 ] && [ $prc = 0 ] && cmp -s "$T/l3.out" "$T/l3.want"; then
+	ok "publish: payload byte for byte"
+else
+	bad "publish payload (rc $rc/$prc)" "$T/l3.out" "$T/p3.out" "$T/p3.err"
+fi
+
+# 4. A channel name that needs quoting, for LISTEN and for pg_notify.
+ODD='my "odd" channel'
+DB_CHANNEL=$ODD timeout 20 "$DRIVE" "$URI" listen 2 >"$T/l4.out" 2>"$T/l4.err" &
+pid=$!
+if wait_for "$T/l4.out" '^ready$' 10; then
+	notify "'my \"odd\" channel'" "'from-psql'"
+	echo from-drive | DB_CHANNEL=$ODD timeout 20 "$DRIVE" "$URI" stdin \
+	    >"$T/p4.out" 2>"$T/p4.err"
+fi
+waitpid_t $pid 20
+rc=$?
+printf '%s\n' ready from-psql from-drive >"$T/l4.want"
+if [ $rc = 0 ] && cmp -s "$T/l4.out" "$T/l4.want" &&
+    grep -qx 'done published=1 failed=0' "$T/p4.out"; then
+	ok "channel needing quoting: LISTEN and pg_notify"
+else
+	bad "odd channel (rc $rc)" "$T/l4.out" "$T/l4.err" "$T/p4.out" "$T/p4.err"
+fi
+
+# 5. Supervision: listener backend terminated -> down, up, still delivers.
+DB_CHECK_MS=500 timeout 30 "$DRIVE" "$URI" supervise >"$T/s5.out" 2>"$T/s5.err" &
+pid=$!
+if wait_for "$T/s5.out" '^ready$' 10; then
+	sleep 0.3
+	n=$(sql "SELECT count(pg_terminate_backend(pid)) FROM ($LISTENER_PIDS) s")
+	wait_for "$T/s5.out" '^up$' 10 && notify "'$CH'" "'after'"
+fi
+waitpid_t $pid 20
+rc=$?
+printf '%s\n' ready down up after >"$T/s5.want"
+if [ $rc = 0 ] && [ "${n:-}" = 1 ] && cmp -s "$T/s5.out" "$T/s5.want"; then
+	ok "supervision: terminated listener comes back and delivers"
+else
+	bad "supervision terminate (rc $rc, killed ${n:-?})" "$T/s5.out" "$T/s5.err"
+fi
+
+# 6. Supervision: a frozen listener backend misses the health check deadline.
+DB_CHECK_MS=500 timeout 30 "$DRIVE" "$URI" supervise >"$T/s6.out" 2>"$T/s6.err" &
+pid=$!
+if wait_for "$T/s6.out" '^ready$' 10; then
+	sleep 0.3
+	STOPPED=$(sql "$LISTENER_PIDS")
+	[ -n "$STOPPED" ] && kill -STOP $STOPPED
+	t0=$(date +%s.%N)
+	wait_for "$T/s6.out" '^up$' 10 && notify "'$CH'" "'thawed'"
+	t1=$(date +%s.%N)
+	[ -n "$STOPPED" ] && kill -CONT $STOPPED
+	STOPPED=
+fi
+waitpid_t $pid 20
+rc=$?
+printf '%s\n' ready down up thawed >"$T/s6.want"
+if [ $rc = 0 ] && cmp -s "$T/s6.out" "$T/s6.want" &&
+    grep -q 'no answer to the health check' "$T/s6.err"; then
+	ok "supervision: frozen listener detected ($(echo "$t1 - $t0" | bc | cut -c1-4) s) and replaced"
+else
+	bad "supervision freeze (rc $rc)" "$T/s6.out" "$T/s6.err"
+fi
+
+# 7. Without supervision, listener loss is reported once and is final.
+DB_CHECK_MS=0 timeout 20 "$DRIVE" "$URI" supervise >"$T/s7.out" 2>"$T/s7.err" &
+pid=$!
+if wait_for "$T/s7.out" '^ready$' 10; then
+	n=$(sql "SELECT count(pg_terminate_backend(pid)) FROM ($LISTENER_PIDS) s")
+fi
+waitpid_t $pid 10
+rc=$?
+printf '%s\n' ready down >"$T/s7.want"
+if [ $rc = 0 ] && cmp -s "$T/s7.out" "$T/s7.want"; then
+	ok "no supervision: listener loss reported as down"
+else
+	bad "no supervision (rc $rc)" "$T/s7.out" "$T/s7.err"
+fi
+
+# 8. A pool backend terminated between publishes: later ones still arrive.
+timeout 20 "$DRIVE" "$URI" listen 3 >"$T/l8.out" 2>"$T/l8.err" &
+pid=$!
+wait_for "$T/l8.out" '^ready$' 10
+{
+	echo one
+	sleep 1
+	sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	    WHERE pid <> pg_backend_pid() AND query LIKE 'SELECT pg_notify(\$1%'" \
+	    >"$T/k8.out"
+	sleep 0.5
+	echo two
+	echo three
+} | DB_POOL=1 timeout 20 "$DRIVE" "$URI" stdin >"$T/p8.out" 2>"$T/p8.err"
+prc=$?
+waitpid_t $pid 20
+rc=$?
+printf '%s\n' ready one two three >"$T/l8.want"
+if [ $rc = 0 ] && [ $prc = 0 ] && [ "$(cat "$T/k8.out")" = 1 ] &&
+    cmp -s "$T/l8.out" "$T/l8.want" &&
+    grep -qx 'done published=3 failed=0' "$T/p8.out" &&
+    grep -q 're-established' "$T/p8.err"; then
+	ok "pool: terminated backend reconnects, later publishes arrive"
+else
+	bad "pool reconnect (rc $rc/$prc)" "$T/k8.out" "$T/l8.out" "$T/p8.out" "$T/p8.err"
+fi
+
+# 9. A failing statement aborts its batch: the others are retried alone and
+# arrive, in order; only the bad one (invalid UTF-8) is reported.
+timeout 20 "$DRIVE" "$URI" listen 3 >"$T/l9.out" 2>"$T/l9.err" &
+pid=$!
+wait_for "$T/l9.out" '^ready$' 10
+printf 'a\nb\n\377\nc\n' | DB_POOL=1 timeout 20 "$DRIVE" "$URI" stdin \
+    >"$T/p9.out" 2>"$T/p9.err"
+prc=$?
+waitpid_t $pid 20
+rc=$?
+printf '%s\n' ready a b c >"$T/l9.want"
+if [ $rc = 0 ] && [ $prc = 0 ] && cmp -s "$T/l9.out" "$T/l9.want" &&
+    grep -q '^failed 2 .*invalid byte sequence' "$T/p9.out" &&
+    grep -qx 'done published=3 failed=1' "$T/p9.out" &&
+    grep -q 'retrying one by one' "$T/p9.err"; then
+	ok "batch failure: good messages retried alone, bad one reported"
+else
+	bad "batch failure (rc $rc/$prc)" "$T/l9.out" "$T/p9.out" "$T/p9.err"
+fi
+
+# 11. A pool backend lost with a batch in flight (frozen, then terminated):
+# that batch is reported or delivered, never both, never silently lost;
+# what was queued behind it still arrives.
+DB_UNTIL=four timeout 20 "$DRIVE" "$URI" listen 4 >"$T/l11.out" 2>"$T/l11.err" &
+pid=$!
+wait_for "$T/l11.out" '^ready$' 10
+{
+	echo one
+	sleep 1
+	STOPPED=$(sql "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
+	    AND query LIKE 'SELECT pg_notify(\$1%'")
+	echo "$STOPPED" >"$T/stopped"
+	[ -n "$STOPPED" ] && kill -STOP $STOPPED
+	echo two
+	sleep 0.5
+	echo three
+	sleep 0.3
+	sql "SELECT count(pg_terminate_backend($STOPPED))" >"$T/k11.out"
+	kill -CONT $STOPPED
+	sleep 0.5
+	echo four
+} | DB_POOL=1 timeout 20 "$DRIVE" "$URI" stdin >"$T/p11.out" 2>"$T/p11.err"
+prc=$?
+waitpid_t $pid 10
+rc=$?
+rm -f "$T/stopped"
+# Exactly one of: "two" delivered, or reported failed (tag 1).
+got2=$(grep -cx two "$T/l11.out")
+rep2=$(grep -c '^failed 1 ' "$T/p11.out")
+if [ $rc = 0 ] && [ $prc = 0 ] && [ "$(cat "$T/k11.out")" = 1 ] &&
+    [ $((got2 + rep2)) = 1 ] && grep -qx one "$T/l11.out" &&
+    grep -qx three "$T/l11.out" && grep -qx four "$T/l11.out" &&
+    grep -q 'done published=.* failed=.*' "$T/p11.out"; then
+	ok "pool: batch in flight on a lost connection $([ $rep2 = 1 ] && echo reported || echo delivered), queue kept"
+else
+	bad "pool loss in flight (rc $rc/$prc)" "$T/k11.out" "$T/l11.out" "$T/p11.out" "$T/p11.err"
+fi
+
+# 10. Start-up against a closed port: retries=2 waits 1 s, then fails with
+# libpq's message.
+CLOSED=$(free_port)
+t0=$(date +%s.%N)
+DB_RETRIES=2 timeout 20 "$DRIVE" "postgresql://postgres@127.0.0.1:$CLOSED/postgres" \
+    listen 1 >"$T/f10.out" 2>"$T/f10.err"
+rc=$?
+t1=$(date +%s.%N)
+el=$(echo "$t1 - $t0" | bc)
+if [ $rc = 1 ] && [ "$(echo "$el >= 1 && $el < 5" | bc)" = 1 ] &&
+    grep -q '^init failed: .*Connection refused' "$T/f10.out" &&
+    [ "$(grep -c 'connection attempt' "$T/f10.err")" = 2 ] &&
+    [ "$(wc -l <"$T/f10.out")" = 1 ]; then
+	ok "start-up: closed port fails after $(echo "$el" | cut -c1-4) s with libpq's message"
+else
+	bad "start-up failure (rc $rc, $el s)" "$T/f10.out" "$T/f10.err"
+fi
+
+echo "$PASS passed, $FAIL failed"
+[ $FAIL = 0 ]
