@@ -27,7 +27,7 @@ FUZZ_CC     = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -D_DEFAULT_SOURCE -I.
 
 SRC = pgws.c http.c ws.c json.c jwt.c sha1.c base64.c db.c
-HDR = $(SRC:.c=.h)
+HDR = $(filter-out pgws.h,$(SRC:.c=.h))
 
 # Dependencies: Debian source packages, fetched with apt-get through a
 # private deb-src list derived from the machine's own apt sources, so the

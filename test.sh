@@ -1,0 +1,112 @@
+#!/bin/bash
+# The pgws test suite, the one entry point: builds, runs the unit tests,
+# starts a throwaway PostgreSQL, runs the integration tests against the
+# static binary and again against the sanitizer build, replays and briefly
+# runs the fuzz targets, and ends with "N passed, N failed" (non-zero exit
+# on any failure).
+#
+#   ./test.sh              everything
+#   FUZZ_SECONDS=0 ./test.sh   skip the short fuzz runs
+set -u
+cd "$(dirname "$0")" || exit 2
+export LC_ALL=C.UTF-8
+PY=/usr/bin/python3
+PASS=0
+FAIL=0
+LOGS=$(mktemp -d /tmp/pgws-test.XXXXXX)
+. tests/pg.sh
+
+cleanup() { pg_stop; rm -rf "$LOGS"; }
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+
+ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+
+# suite NAME CMD...: runs a program that prints "N passed, N failed" and
+# adds its counts; a program that dies without that line counts one failure.
+suite() {
+	local name=$1 out=$LOGS/$1.log rc
+	shift
+	echo "== $name"
+	"$@" >"$out" 2>&1
+	rc=$?
+	grep -E '^(FAIL|Traceback|ERROR|==[0-9]+==)' "$out" | head -40
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+	if [ -z "$line" ]; then
+		tail -30 "$out"
+		bad "$name: no result line (exit $rc)"
+		return
+	fi
+	local p f
+	p=${line%% passed*}
+	f=${line#*passed, }
+	f=${f%% failed*}
+	PASS=$((PASS + p))
+	FAIL=$((FAIL + f))
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		bad "$name: exit $rc"
+	fi
+	echo "   $line"
+}
+
+echo "== build"
+make -s setup || exit 1
+if make -s pgws >"$LOGS/build.log" 2>&1; then ok "make: static pgws"; else cat "$LOGS/build.log"; bad "make"; fi
+if make -s pgws-debug >"$LOGS/debug.log" 2>&1; then ok "make debug"; else cat "$LOGS/debug.log"; bad "make debug"; fi
+if file pgws | grep -q 'statically linked'; then ok "pgws is statically linked"; else bad "pgws is not statically linked"; fi
+
+echo "== unit tests"
+for t in tests/test_*.c; do
+	n=$(basename "$t" .c)
+	if make -s "build/$n" >"$LOGS/$n.build" 2>&1; then
+		suite "$n" "build/$n"
+	else
+		cat "$LOGS/$n.build"
+		bad "$n: build"
+	fi
+done
+
+pg_start || { bad "throwaway PostgreSQL did not start"; echo "$PASS passed, $FAIL failed"; exit 1; }
+ok "throwaway PostgreSQL on port $PG_PORT"
+
+suite cli tests/cli.sh ./pgws
+for f in tests/test_*.py; do
+	n=$(basename "$f" .py)
+	PGWS_BIN=./pgws suite "$n" $PY "$f"
+	PGWS_BIN=./pgws-debug ASAN_OPTIONS=detect_leaks=1 suite "$n-asan" $PY "$f"
+done
+[ -x tests/db_test.sh ] && suite db_test tests/db_test.sh
+if [ -f tests/jwt_cross.py ]; then
+	cc -std=c11 -D_DEFAULT_SOURCE -I. -o build/jwt_tool tests/jwt_tool.c -lbearssl -lm \
+	    && suite jwt_cross $PY tests/jwt_cross.py build/jwt_tool
+fi
+
+# Fuzz targets: replay the seed corpus and run each briefly.
+if [ "${FUZZ_SECONDS:-10}" != 0 ] && command -v clang >/dev/null; then
+	echo "== fuzz (${FUZZ_SECONDS:-10} s each)"
+	for f in fuzz/fuzz_*.c; do
+		n=$(basename "$f" .c)
+		c=fuzz/corpus/${n#fuzz_}
+		if ! make -s "build/$n" >"$LOGS/$n.build" 2>&1; then
+			cat "$LOGS/$n.build"; bad "$n: build"; continue
+		fi
+		work=$LOGS/corpus-$n
+		mkdir -p "$work"
+		if "build/$n" -max_total_time="${FUZZ_SECONDS:-10}" -timeout=10 \
+		    -artifact_prefix="$LOGS/" "$work" $( [ -d "$c" ] && echo "$c") \
+		    >"$LOGS/$n.log" 2>&1; then
+			ok "$n: $(grep -oE '#[0-9]+' "$LOGS/$n.log" | tail -1 | tr -d '#') runs, no crash"
+		else
+			tail -30 "$LOGS/$n.log"
+			bad "$n"
+		fi
+	done
+else
+	echo "== fuzz skipped (FUZZ_SECONDS=0 or no clang)"
+fi
+
+echo
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]

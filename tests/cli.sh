@@ -1,0 +1,142 @@
+#!/bin/bash
+# Command-line behaviour of the binary given as $1: --help, --version,
+# configuration errors (exit 2, naming the variable), start-up against the
+# database in PGWS_TEST_URI, database retries, `pgws token`, and the binary
+# alone in an empty chroot.
+set -u
+BIN=$(realpath "$1")
+PASS=0
+FAIL=0
+T=$(mktemp -d /tmp/pgws-cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/pg.sh"
+
+ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+SECRET=reallyreallyreallyreallyverysafe
+
+# run_env EXPECTED_STATUS REGEX [VAR=VALUE...]: pgws with only these
+# variables must exit with that status and say something matching REGEX.
+run_env() {
+	local want=$1 re=$2
+	shift 2
+	env -i "$@" timeout 20 "$BIN" >"$T/out" 2>"$T/err" </dev/null
+	local rc=$?
+	if [ "$rc" = "$want" ] && grep -qE "$re" "$T/out" "$T/err"; then
+		ok "exit $want /$re/ for $*"
+	else
+		bad "expected exit $want and /$re/ for $*; got $rc: $(head -c 300 "$T/err")"
+	fi
+}
+
+"$BIN" --help >"$T/help" 2>&1 && ok "--help exits 0" || bad "--help"
+for v in PGWS_DB_URI PGWS_JWT_SECRET PGWS_JWT_SECRET_BASE64 PGWS_HOST PGWS_PORT \
+    PGWS_LISTEN_CHANNEL PGWS_META_CHANNEL PGWS_ROOT_PATH PGWS_POOL_SIZE \
+    PGWS_RETRIES PGWS_CHECK_LISTENER_INTERVAL PGWS_CERTIFICATE_FILE PGWS_KEY_FILE \
+    PGWS_MAX_CONNECTIONS PGWS_MAX_HEADER_SIZE PGWS_MAX_MESSAGE_SIZE \
+    PGWS_MAX_PENDING PGWS_MAX_TOKEN_SIZE PGWS_HANDSHAKE_TIMEOUT \
+    PGWS_PING_INTERVAL PGWS_CLOSE_TIMEOUT PGWS_LOG_LEVEL; do
+	grep -q "^  $v " "$T/help" || { bad "--help does not list $v"; continue; }
+done
+ok "--help lists every variable"
+grep -q '\[postgres-websockets-listener\]' "$T/help" && ok "--help shows defaults" || bad "--help defaults"
+"$BIN" --version | grep -qE '^pgws [0-9]+\.[0-9]+' && ok "--version" || bad "--version"
+"$BIN" --bogus >/dev/null 2>&1; [ $? = 2 ] && ok "unknown argument exits 2" || bad "unknown argument"
+
+DB="PGWS_DB_URI=${PGWS_TEST_URI:-postgres://nobody@127.0.0.1:1/x}"
+run_env 2 'PGWS_DB_URI' PGWS_JWT_SECRET=$SECRET
+run_env 2 'PGWS_JWT_SECRET' "$DB"
+run_env 2 'PGWS_PORT' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_PORT=70000
+run_env 2 'PGWS_PORT' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_PORT=12ab
+run_env 2 'PGWS_POOL_SIZE' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_POOL_SIZE=0
+run_env 2 'PGWS_RETRIES' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_RETRIES=-1
+run_env 2 'PGWS_JWT_SECRET_BASE64' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_JWT_SECRET_BASE64=maybe
+run_env 2 'PGWS_JWT_SECRET' "$DB" PGWS_JWT_SECRET='!!!' PGWS_JWT_SECRET_BASE64=true
+run_env 2 'PGWS_JWT_SECRET' "$DB" PGWS_JWT_SECRET='{"kty":"RSA"}'
+run_env 2 'PGWS_JWT_SECRET.*/nonexistent' "$DB" PGWS_JWT_SECRET=@/nonexistent/secret
+run_env 2 'PGWS_DB_URI.*/nonexistent' PGWS_DB_URI=@/nonexistent/uri PGWS_JWT_SECRET=$SECRET
+run_env 2 'PGWS_KEY_FILE' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_CERTIFICATE_FILE=/x.pem
+run_env 2 'PGWS_CERTIFICATE_FILE' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_KEY_FILE=/x.pem
+run_env 2 'PGWS_ROOT_PATH' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_ROOT_PATH=/nonexistent
+run_env 2 'PGWS_LOG_LEVEL' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_LOG_LEVEL=loud
+run_env 2 'PGWS_MAX_MESSAGE_SIZE' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_MAX_MESSAGE_SIZE=0
+run_env 2 'PGWS_CHECK_LISTENER_INTERVAL' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_CHECK_LISTENER_INTERVAL=soon
+run_env 2 'PGWS_HOST' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_HOST=no.such.host.invalid PGWS_PORT=0
+
+# The database unreachable: PGWS_RETRIES attempts with back-off, then exit 1
+# with libpq's message.
+p=$(free_port)
+start=$(date +%s)
+run_env 1 'Connection refused|could not connect' PGWS_DB_URI=postgres://x@127.0.0.1:$p/x \
+    PGWS_JWT_SECRET=$SECRET PGWS_RETRIES=2 PGWS_PORT=0 PGWS_HOST=127.0.0.1
+el=$(( $(date +%s) - start ))
+[ "$el" -ge 1 ] && [ "$el" -le 10 ] && ok "2 retries took ${el}s (back-off 1 s)" || bad "retries took ${el}s"
+
+if [ -n "${PGWS_TEST_URI:-}" ]; then
+	# @file forms: the URI with surrounding whitespace, the secret with one newline.
+	printf '  %s \n\n' "$PGWS_TEST_URI" >"$T/uri"
+	printf '%s\n' "$SECRET" >"$T/secret"
+	env -i PGWS_DB_URI=@$T/uri PGWS_JWT_SECRET=@$T/secret PGWS_HOST=127.0.0.1 \
+	    PGWS_PORT=0 "$BIN" >"$T/out" 2>"$T/err" &
+	pid=$!
+	for i in $(seq 50); do grep -q 'Listening on port' "$T/out" && break; sleep 0.1; done
+	port=$(sed -n 's/^Listening on port //p' "$T/out")
+	[ -n "$port" ] && ok "starts with @file URI and secret, prints 'Listening on port $port'" \
+	    || bad "did not start with @file values: $(cat "$T/err")"
+	tok=$(PGWS_JWT_SECRET=$SECRET "$BIN" token --mode r --channel test)
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+	    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+	    --max-time 2 "http://127.0.0.1:$port/test/$tok")
+	[ "$code" = 101 ] && ok "the @file secret (trailing newline dropped) verifies tokens" || bad "upgrade with @file secret gave $code"
+	grep -q 'info' "$T/err" && ok "logs go to stderr with a level" || bad "no log lines"
+	grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z info ' "$T/err" && ok "log lines carry an ISO-8601 UTC time" || bad "log format: $(head -2 "$T/err")"
+	kill -TERM $pid; wait $pid; rc=$?
+	[ $rc = 0 ] && ok "SIGTERM exits 0" || bad "SIGTERM exit $rc"
+
+	# PGWS_LOG_LEVEL=error keeps info lines out.
+	env -i PGWS_DB_URI=$PGWS_TEST_URI PGWS_JWT_SECRET=$SECRET PGWS_HOST=127.0.0.1 \
+	    PGWS_PORT=0 PGWS_LOG_LEVEL=error "$BIN" >"$T/out" 2>"$T/err" &
+	pid=$!
+	for i in $(seq 50); do grep -q 'Listening on port' "$T/out" && break; sleep 0.1; done
+	kill -TERM $pid; wait $pid
+	! grep -q ' info ' "$T/err" && ok "PGWS_LOG_LEVEL=error silences info" || bad "info lines at level error"
+
+	# The binary alone in an empty root: no libraries, no /etc.
+	if [ "$(id -u)" = 0 ] && file "$BIN" | grep -q 'statically linked'; then
+		mkdir -p "$T/root"
+		cp "$BIN" "$T/root/pgws"
+		env -i PGWS_DB_URI=$PGWS_TEST_URI PGWS_JWT_SECRET=$SECRET PGWS_HOST=127.0.0.1 \
+		    PGWS_PORT=0 "$(command -v chroot)" "$T/root" /pgws >"$T/out" 2>"$T/err" &
+		pid=$!
+		for i in $(seq 50); do grep -q 'Listening on port' "$T/out" && break; sleep 0.1; done
+		port=$(sed -n 's/^Listening on port //p' "$T/out")
+		[ -n "$port" ] && [ "$(ls "$T/root")" = pgws ] && ok "runs in an empty chroot holding only the binary" \
+		    || bad "chroot: $(cat "$T/err")"
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/health")
+		[ "$code" = 200 ] && ok "chroot: /health 200 (database reached over TCP)" || bad "chroot health $code"
+		kill -TERM $pid; wait $pid; rc=$?
+		[ $rc = 0 ] && ok "chroot: SIGTERM exits 0" || bad "chroot: exit $rc"
+	else
+		echo "skip chroot (not root or not a static binary)"
+	fi
+fi
+
+# pgws token: claims and signature checked with Python's hmac, independently.
+tok=$(env -i PGWS_JWT_SECRET=$SECRET "$BIN" token --mode rw --channel a --channel b --exp 60 --claim user=alice)
+/usr/bin/python3 - "$tok" "$SECRET" <<'PY' && ok "pgws token: HS256, claims as asked" || bad "pgws token: $tok"
+import sys, json, base64, hmac, hashlib, time
+tok, sec = sys.argv[1], sys.argv[2]
+h, p, s = tok.split(".")
+d = lambda x: base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+mac = hmac.new(sec.encode(), (h + "." + p).encode(), hashlib.sha256).digest()
+assert d(s) == mac
+assert json.loads(d(h))["alg"] == "HS256"
+c = json.loads(d(p))
+assert c["mode"] == "rw" and c["channels"] == ["a", "b"] and c["user"] == "alice"
+assert abs(c["exp"] - time.time() - 60) < 5
+PY
+env -i "$BIN" token >/dev/null 2>&1; [ $? = 2 ] && ok "pgws token without a secret exits 2" || bad "token without secret"
+env -i PGWS_JWT_SECRET=x "$BIN" token --mode q >/dev/null 2>&1; [ $? = 2 ] && ok "pgws token --mode q exits 2" || bad "token bad mode"
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
