@@ -153,7 +153,9 @@ notice(void *arg, const char *msg)
 /*
  * Our defaults come before dbname, and expand_dbname = 1 expands the user's
  * URI or conninfo in its place, so anything the user sets wins.  The
- * keepalives notice a dead peer even without PGWS_CHECK_LISTENER_INTERVAL;
+ * keepalives notice a dead peer even without PGWS_CHECK_LISTENER_INTERVAL,
+ * and tcp_user_timeout does while a batch waits unacknowledged (keepalives
+ * only probe idle sockets, retransmission alone takes minutes);
  * connect_timeout bounds the blocking start-up attempts (libpq ignores it in
  * PQconnectPoll, where CONNECT_TIMEOUT does that job).
  */
@@ -163,9 +165,11 @@ pg_start(int blocking)
 	static const char *const keys[] = {
 		"fallback_application_name", "connect_timeout", "keepalives",
 		"keepalives_idle", "keepalives_interval", "keepalives_count",
-		"dbname", NULL
+		"tcp_user_timeout", "dbname", NULL
 	};
-	const char *vals[] = { "pgws", "10", "1", "10", "5", "3", db.uri, NULL };
+	const char *vals[] = {
+		"pgws", "10", "1", "10", "5", "3", "30000", db.uri, NULL
+	};
 
 	if (blocking)
 		return PQconnectdbParams(keys, vals, 1);

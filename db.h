@@ -65,7 +65,8 @@ size_t db_pollfds(struct pollfd *pfd, size_t max);
  */
 void db_process(const struct pollfd *pfd, size_t n, double now);
 
-/* Returns seconds (>= 0) until db's next timer is due at now, or -1 if none. */
+/* Returns seconds (>= 0) until db's next timer is due at now (0 when
+ * queued messages wait to be sent), or -1 if none. */
 double db_timeout(double now);
 
 /*
@@ -79,10 +80,12 @@ double db_timeout(double now);
  * Messages go out in pipeline batches of up to batch_max, one implicit
  * transaction each.  If a statement of a batch fails, the whole batch was
  * rolled back, so its messages are retried once, each in a batch of its own;
- * only a message that fails alone is reported.  Messages of a batch in flight
- * when its connection is lost are reported (they may or may not have been
- * committed, and resending could duplicate them); queued ones wait for the
- * reconnection.
+ * only a message that fails alone is reported.  Messages of a batch in
+ * flight when its connection is lost are reported (they may or may not have
+ * been committed, and resending could duplicate them); queued ones wait for
+ * the reconnection.  Sending happens in db_process: db_timeout returns 0
+ * while a connection has messages ready to go, so the caller's next poll()
+ * does not sleep.
  */
 int db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len);
 
