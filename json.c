@@ -44,6 +44,36 @@ static const unsigned char bytecls[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* f0 */
 };
 
+/*
+ * Eight bytes at a time: ones(b) repeats byte b in every lane.  any_zero()
+ * is non-zero exactly when some lane of x is 0, any_below() when some lane
+ * is below b (b <= 0x80): subtracting borrows out of such a lane into its
+ * top bit, and "& ~x" discards lanes whose top bit was already set.
+ */
+#define LANES 0x0101010101010101ULL
+#define TOPS  0x8080808080808080ULL
+
+static uint64_t
+any_zero(uint64_t x)
+{
+	return (x - LANES) & ~x & TOPS;
+}
+
+static uint64_t
+any_below(uint64_t x, unsigned char b)
+{
+	return (x - LANES * b) & ~x & TOPS;
+}
+
+static uint64_t
+load8(const unsigned char *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+	return x;
+}
+
 static int
 is_digit(char c)
 {
@@ -204,15 +234,20 @@ scan_string(const char *s, size_t n, size_t i, int *esc)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	unsigned char tmp[4];
+	uint64_t x;
 	size_t k;
 
 	*esc = 0;
 	i++;
 	for (;;) {
-		/* Plain ASCII is the common case; skip it four at a time. */
-		while (n - i >= 4 && !((bytecls[u[i]] | bytecls[u[i + 1]] |
-		    bytecls[u[i + 2]] | bytecls[u[i + 3]]) & STOP_SCAN))
-			i += 4;
+		/* Plain ASCII is the common case; skip it eight at a time. */
+		while (n - i >= 8) {
+			x = load8(u + i);
+			if ((x & TOPS) | any_below(x, 0x20) |
+			    any_zero(x ^ LANES * '"') | any_zero(x ^ LANES * '\\'))
+				break;
+			i += 8;
+		}
 		while (i < n && !(bytecls[u[i]] & STOP_SCAN))
 			i++;
 		if (i >= n)
@@ -665,6 +700,7 @@ json_string(struct json_out *o, const char *s, size_t n)
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
 	size_t start = o->len, i = 0, j;
+	uint64_t x;
 	char e[6];
 	size_t k;
 
@@ -673,8 +709,14 @@ json_string(struct json_out *o, const char *s, size_t n)
 	json_raw(o, "\"", 1);
 	while (i < n && !o->err) {
 		/* Copy the longest run that needs no escaping in one go. */
-		for (j = i; j < n && !(bytecls[u[j]] & STOP_EMIT); j++)
-			;
+		for (j = i; n - j >= 8; j += 8) {
+			x = load8(u + j);
+			if (any_below(x, 0x20) | any_zero(x ^ LANES * '"') |
+			    any_zero(x ^ LANES * '\\') | any_zero(x ^ LANES * 0xE2))
+				break;
+		}
+		while (j < n && !(bytecls[u[j]] & STOP_EMIT))
+			j++;
 		json_raw(o, s + i, j - i);
 		if ((i = j) == n)
 			break;

@@ -970,6 +970,55 @@ test_envelope(void)
 	CHECK_EQ_INT(members, 4);
 }
 
+/*
+ * Strings long enough for the eight-at-a-time loops, with one special byte
+ * at every offset, so that each lane of the word tests is exercised.
+ */
+static void
+test_long_runs(void)
+{
+	static const unsigned char special[] = { 0x01, 0x1f, '"', '\\', 0x80,
+	    0xe2, 0xff, 0x7f, ' ' };
+	char in[40], out[128], back[64];
+	struct json_val v;
+	size_t k, off, len;
+	int r;
+
+	for (k = 0; k < sizeof special; k++) {
+		for (off = 1; off < 34; off++) {
+			memset(in, 'a', sizeof in);
+			in[0] = '"';
+			in[off] = (char)special[k];
+			in[34] = '"';
+			r = parse_n(in, 35, &v);
+			/* Only DEL and space are plain; alone, the rest are bad. */
+			CHECK_EQ_INT(r, special[k] == 0x7f || special[k] == ' ' ?
+			    0 : -1);
+			/* The emitter escapes controls, quotes and backslashes. */
+			len = emit(in + 1, 33, out, sizeof out);
+			CHECK(len != (size_t)-1);
+			if (special[k] < 0x80) {
+				CHECK_EQ_INT(parse_n(out, len, &v), 0);
+				CHECK_EQ_INT(json_str(&v, back, sizeof back), 33);
+				CHECK_MEM(back, 33, in + 1, 33);
+			}
+			CHECK_EQ_INT(len, 35 + (special[k] < 0x20 ? 5 :
+			    special[k] == '"' || special[k] == '\\' ? 1 : 0));
+		}
+	}
+	/* A valid multibyte character at every offset of a long string. */
+	for (off = 1; off < 31; off++) {
+		memset(in, 'b', sizeof in);
+		in[0] = '"';
+		memcpy(in + off, "\xe2\x80\xa8", 3);
+		in[34] = '"';
+		CHECK_EQ_INT(parse_n(in, 35, &v), 0);
+		len = emit(in + 1, 33, out, sizeof out);
+		CHECK_EQ_INT(len, 38);
+		CHECK_MEM(out + off, 6, "\\u2028", 6);
+	}
+}
+
 int
 main(void)
 {
@@ -984,5 +1033,6 @@ main(void)
 	test_emit_overflow();
 	test_emit_numbers();
 	test_envelope();
+	test_long_runs();
 	return unit_done();
 }
