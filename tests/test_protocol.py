@@ -399,6 +399,52 @@ def test_fragments_and_control():
         r.close()
 
 
+def frame_bytes(opcode, payload, fin=True):
+    """One masked client frame as bytes."""
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | opcode
+    if n < 126:
+        h = bytes([b0, 0x80 | n])
+    elif n < 65536:
+        h = bytes([b0, 0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        h = bytes([b0, 0x80 | 127]) + n.to_bytes(8, "big")
+    key = os.urandom(4)
+    return h + key + bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+
+
+def test_stream_boundaries():
+    with Server() as srv:
+        # frames in the same write as the upgrade request
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        s.sendall(upgrade_request(PATH) + frame_bytes(OP_PING, b"early") +
+                  frame_bytes(OP_TEXT, b"with the head"))
+        r = Raw.__new__(Raw)
+        r.s = s
+        st, _, _, r.buf = read_head(s)
+        check(st == 101, "upgrade with frames in the same write -> 101")
+        check(r.recv_frame(5) == (OP_PONG, b"early"),
+              "ping sent with the head answered")
+        check(echo_of(r) == "with the head", "text sent with the head echoed")
+
+        # many frames in one write, echoed in order
+        msgs = ["m%03d" % i for i in range(50)]
+        r.s.sendall(b"".join(frame_bytes(OP_TEXT, m.encode()) for m in msgs))
+        got = [echo_of(r) for _ in msgs]
+        check(got == msgs, "50 messages in one write echoed in order (%r...)"
+              % got[:3])
+
+        # one frame trickled byte by byte (16-bit length, mask split)
+        r.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        text = ("x" * 150 + "é").encode()
+        for i, c in enumerate(frame_bytes(OP_TEXT, text)):
+            r.s.sendall(bytes([c]))
+            if i < 12 or i % 16 == 0:
+                time.sleep(0.005)
+        check(echo_of(r) == "x" * 150 + "é", "frame sent byte by byte echoed")
+        r.close()
+
+
 def test_utf8_errors():
     with Server() as srv:
         r = raw(srv)
