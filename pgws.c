@@ -345,6 +345,7 @@ static void config_load(void)
 		char *r = realpath(cfg.root_path, NULL);
 		if (!r)
 			die2("PGWS_ROOT_PATH: %s: %s", cfg.root_path, strerror(errno));
+		free(cfg.root_path);
 		cfg.root_path = r;
 	}
 }
@@ -474,10 +475,14 @@ struct chan {
 	struct chan *next;      /* hash chain */
 	uint32_t hash;
 	uint32_t n, cap;
+	uint32_t busy;          /* a fan-out is walking readers */
 	int *readers;           /* connection slots */
 	size_t len;
 	char name[];
 };
+
+/* Kernel send buffer of a websocket (Linux doubles it for bookkeeping). */
+#define WS_SNDBUF 65536
 
 static struct conn *conns;
 static int *free_slots;
@@ -491,7 +496,7 @@ static uint32_t chan_buckets = 1024, nchans;
 
 static double now;              /* CLOCK_MONOTONIC seconds, once per turn */
 static double wall;             /* CLOCK_REALTIME seconds, once per turn */
-static double last_stamp;       /* last message_delivered_at handed out */
+static long long last_stamp;    /* last message_delivered_at handed out, µs */
 static unsigned char rbuf[65536];
 static struct jwt_keyset keys;
 static char *jwt_work;
@@ -574,6 +579,17 @@ static int chan_join(struct session *s, uint32_t i, int slot)
 	return 0;
 }
 
+static void chan_free(struct chan *c)
+{
+	struct chan **pp = &chans[c->hash & (chan_buckets - 1)];
+	while (*pp != c)
+		pp = &(*pp)->next;
+	*pp = c->next;
+	free(c->readers);
+	free(c);
+	nchans--;
+}
+
 static void chan_leave(struct session *s, uint32_t i)
 {
 	struct chan *c = s->chan[i].ch;
@@ -591,15 +607,8 @@ static void chan_leave(struct session *s, uint32_t i)
 			if (ms->chan[k].ch == c)
 				ms->chan[k].pos = pos;
 	}
-	if (c->n == 0) {
-		struct chan **pp = &chans[c->hash & (chan_buckets - 1)];
-		while (*pp != c)
-			pp = &(*pp)->next;
-		*pp = c->next;
-		free(c->readers);
-		free(c);
-		nchans--;
-	}
+	if (c->n == 0 && !c->busy)
+		chan_free(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -619,8 +628,19 @@ static void mark_dirty(struct conn *c)
  * Queues a reference to m on c.  Returns 0, or -1 when c was dropped for
  * having too much queued (the reference is not taken then).
  */
+static int conn_flush(struct conn *c);
+
 static int conn_send(struct conn *c, struct msg *m)
 {
+	/* Before judging a reader slow, give it what its socket takes. */
+	if (c->out_bytes + m->len > (size_t)cfg.max_pending / 2 && c->oq_n &&
+	    !c->want_out) {
+		c->dirty = 0;
+		if (conn_flush(c) < 0)
+			return -1;
+		if (c->oq_n)
+			mark_dirty(c);
+	}
 	if (c->out_bytes + m->len > (size_t)cfg.max_pending) {
 		st.slow_dropped++;
 		logf_(L_WARN, "%s: dropped: %zu bytes queued for a slow reader "
@@ -749,12 +769,15 @@ static int conn_flush(struct conn *c)
 /* ------------------------------------------------------------------ */
 /* Publishing to the database                                          */
 
-/* Strictly increasing Unix time: PostgreSQL folds equal payloads. */
-static double stamp(void)
+/*
+ * Strictly increasing Unix time in microseconds: PostgreSQL folds equal
+ * payloads sent in one transaction, so no two envelopes may share one.
+ */
+static long long stamp(void)
 {
-	double t = wall;
+	long long t = (long long)(wall * 1e6);
 	if (t <= last_stamp)
-		t = last_stamp + 1e-6;
+		t = last_stamp + 1;
 	last_stamp = t;
 	return t;
 }
@@ -794,7 +817,10 @@ static long envelope(char *out, size_t cap, const char *event,
 			json_raw(&o, ",", 1);
 	}
 	json_raw(&o, "\"message_delivered_at\":", 23);
-	json_double(&o, stamp(), 6);
+	long long us = stamp();
+	char num[32];
+	int nl = snprintf(num, sizeof num, "%lld.%06lld", us / 1000000, us % 1000000);
+	json_raw(&o, num, (size_t)nl);
 	json_raw(&o, "}}", 2);
 	if (o.err)
 		return -1;
@@ -915,17 +941,22 @@ void db_on_notify(const char *payload, size_t len)
 		logf_(L_ERROR, "out of memory delivering a notification");
 		return;
 	}
-	/* conn_send may drop a reader, which reorders c->readers. */
+	/*
+	 * conn_send may drop reader i, which swaps the last reader into its
+	 * place; busy keeps the channel itself alive until the loop ends.
+	 */
+	c->busy++;
 	for (uint32_t i = 0; i < c->n; ) {
 		uint32_t before = c->n;
 		struct conn *r = &conns[c->readers[i]];
-		if (r->state == CS_WS)
+		if (r->state == CS_WS && conn_send(r, m) == 0)
 			st.msgs_out++;
-		if (r->state != CS_WS || conn_send(r, m) == 0 || c->n == before)
+		if (c->n == before)
 			i++;
-		if (c->n == 0)
-			break;
 	}
+	c->busy--;
+	if (c->n == 0)
+		chan_free(c);
 	msg_unref(m);
 }
 
@@ -980,11 +1011,22 @@ static void respond(struct conn *c, const struct http_req *r, int status,
 	if (bl)
 		memcpy(m->data + h, body, bl);
 	st.http_requests++;
-	if (r)
-		logf_(L_INFO, "%s \"%.*s %.*s\" %d %zu %.3fms", c->addr,
-		    (int)r->method_len, r->method,
-		    (int)(r->target_len > 200 ? 200 : r->target_len), r->target,
+	if (r) {
+		/*
+		 * A websocket path may end in a token: log only what precedes
+		 * its last segment, so tokens never reach the log.
+		 */
+		size_t tl = r->target_len > 200 ? 200 : r->target_len;
+		const char *redacted = "";
+		if (http_header(r, "Upgrade")) {
+			while (tl && r->target[tl - 1] != '/')
+				tl--;
+			redacted = "<token>";
+		}
+		logf_(L_INFO, "%s \"%.*s %.*s%s\" %d %zu %.3fms", c->addr,
+		    (int)r->method_len, r->method, (int)tl, r->target, redacted,
 		    status, bl, (now - c->t0) * 1000);
+	}
 	if (c->state == CS_HTTP && !c->keepalive)
 		c->state = CS_DRAIN;
 	int rc = conn_send(c, m);
@@ -1254,7 +1296,7 @@ static void ws_upgrade(struct conn *c, const struct http_req *r)
 		e = jwt_grant(&cl, asked_len > 0 ? asked : NULL,
 		    asked_len > 0 ? (size_t)asked_len : 0);
 	if (e != JWT_OK) {
-		reject(c, r, jwt_status(e), jwt_strerror(e), NULL);
+		reject(c, r, jwt_status(e), cl.why ? cl.why : jwt_strerror(e), NULL);
 		return;
 	}
 
@@ -1300,6 +1342,13 @@ static void ws_upgrade(struct conn *c, const struct http_req *r)
 		return;
 	}
 	memcpy(m->data, resp, (size_t)n);
+	/*
+	 * Linux grows a socket's send buffer up to tcp_wmem[2] (4 MiB), which
+	 * a reader that stopped reading would hold on top of PGWS_MAX_PENDING.
+	 * A fixed buffer keeps the documented bound true.
+	 */
+	int sndbuf = WS_SNDBUF;
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
 	c->state = CS_WS;
 	nws++;
 	st.ws_opened++;
