@@ -114,7 +114,7 @@ size_t ws_decode(struct ws_dec *d, unsigned char *buf, size_t len,
 
 /*
  * Writes into the caller's out a header with the minimal length encoding
- * for a frame of len payload bytes; mask_key is NULL for an unmasked
+ * for a frame of len (below 2^63) payload bytes; mask_key is NULL for an unmasked
  * (server) frame or 4 caller-owned bytes for a masked (client) frame, which
  * sets the MASK bit and appends the key.  Returns the header length, 2..14.
  */
