@@ -1780,10 +1780,21 @@ static void open_listeners(void)
 	    ((struct sockaddr_in *)&got)->sin_port);
 }
 
+/*
+ * The handler also writes to a pipe that poll() watches: a signal that
+ * lands between the loop's check of got_stop and its poll() call would
+ * otherwise go unseen until some other event woke the loop.
+ */
+static int sigpipe_fd[2] = { -1, -1 };
+
 static void on_stop(int sig)
 {
+	int e = errno;
 	(void)sig;
 	got_stop = 1;
+	if (write(sigpipe_fd[1], "", 1) < 0)
+		errno = e;
+	errno = e;
 }
 
 static void begin_stop(void)
@@ -1827,6 +1838,8 @@ static void serve(void)
 		if (stopping && (nactive == 0 || now >= stop_deadline))
 			break;
 
+		pfd[n] = (struct pollfd){ sigpipe_fd[0], POLLIN, 0 };
+		who[n++] = -3;
 		if (now >= accept_pause)
 			for (int i = 0; i < nlisteners; i++) {
 				pfd[n] = (struct pollfd){ listeners[i], POLLIN, 0 };
@@ -1900,6 +1913,12 @@ static void serve(void)
 		for (size_t i = 0; i < n; i++) {
 			if (!pfd[i].revents || who[i] == -2)
 				continue;
+			if (who[i] == -3) {
+				char drain[64];
+				while (read(sigpipe_fd[0], drain, sizeof drain) > 0)
+					;
+				continue;
+			}
 			if (who[i] == -1) {
 				if (!stopping)
 					accept_all(pfd[i].fd);
@@ -2095,6 +2114,12 @@ int main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
+	if (pipe(sigpipe_fd) < 0)
+		die2("pipe: %s", strerror(errno));
+	for (int i = 0; i < 2; i++) {
+		fcntl(sigpipe_fd[i], F_SETFL, O_NONBLOCK);
+		fcntl(sigpipe_fd[i], F_SETFD, FD_CLOEXEC);
+	}
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
