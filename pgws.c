@@ -612,6 +612,19 @@ static void chan_leave(struct session *s, uint32_t i)
 }
 
 /* ------------------------------------------------------------------ */
+/* Socket I/O: the only place that knows whether a connection is TLS   */
+
+static ssize_t io_read(struct conn *c, void *buf, size_t n)
+{
+	return read(c->fd, buf, n);
+}
+
+static ssize_t io_writev(struct conn *c, const struct iovec *iov, int n)
+{
+	return writev(c->fd, iov, n);
+}
+
+/* ------------------------------------------------------------------ */
 /* Output                                                              */
 
 static void conn_close(struct conn *c, const char *why);
@@ -698,7 +711,7 @@ static int conn_flush(struct conn *c)
 			iov[n].iov_len = o->m->len - o->off;
 			n++;
 		}
-		ssize_t w = writev(c->fd, iov, n);
+		ssize_t w = io_writev(c, iov, n);
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				c->want_out = 1;
@@ -739,7 +752,8 @@ static int conn_flush(struct conn *c)
 				conn_close(c, "static file read failed");
 				return -1;
 			}
-			ssize_t w = write(c->fd, rbuf, (size_t)r);
+			struct iovec one = { rbuf, (size_t)r };
+			ssize_t w = io_writev(c, &one, 1);
 			if (w < 0) {
 				if (errno == EAGAIN || errno == EWOULDBLOCK) {
 					c->want_out = 1;
@@ -1536,7 +1550,7 @@ static void conn_read(struct conn *c)
 					return;
 				}
 			}
-			ssize_t n = read(c->fd, c->in + c->in_len, room);
+			ssize_t n = io_read(c, c->in + c->in_len, room);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 				conn_close(c, NULL);
 				return;
@@ -1548,7 +1562,7 @@ static void conn_read(struct conn *c)
 			if ((size_t)n < room)
 				return;
 		} else if (c->state == CS_WS || c->state == CS_CLOSING) {
-			ssize_t n = read(c->fd, rbuf, sizeof rbuf);
+			ssize_t n = io_read(c, rbuf, sizeof rbuf);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 				conn_close(c, NULL);
 				return;
