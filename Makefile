@@ -153,7 +153,7 @@ setup:
 	echo "setup: installing $$missing"; \
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive $$cmd
 
-run: pgws
+run: setup pgws
 	./run.sh
 
 test:
