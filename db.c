@@ -62,6 +62,7 @@ struct dconn {
 	/* listener */
 	double last_rx;     /* last time anything arrived */
 	double probe_dl;    /* > 0: a health check is in flight, due by then */
+	double last_probe;  /* when the last health check / queue sample went out */
 	int qfail;          /* the query in flight failed */
 
 	/* pool: a ring of queued messages; the first inflight are sent */
@@ -549,6 +550,9 @@ listener_input(struct dconn *c, double now)
 				break;
 			}
 			s = PQresultStatus(r);
+			if (s == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+			    PQnfields(r) == 1 && !PQgetisnull(r, 0, 0))
+				db.st.queue_usage = strtod(PQgetvalue(r, 0, 0), NULL);
 			if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
 				oneline(c->why, sizeof c->why,
 				    PQresultErrorMessage(r));
@@ -595,30 +599,49 @@ conn_io(struct dconn *c, short rev, double now)
 		pool_input(c, now);
 }
 
+/*
+ * The listener's probe: with supervision (check_ms > 0) a query sent when
+ * nothing arrived for check_ms, answered within check_ms or the listener is
+ * lost.  The same query samples pg_notification_queue_usage() for /metrics
+ * at least every DB_SAMPLE_S seconds, also without supervision: a listener
+ * that stopped answering is then noticed too (and, unsupervised, ends pgws
+ * so that a supervisor restarts it).
+ */
+#define DB_SAMPLE_S 10.0
+
+static double
+probe_due(const struct dconn *c)
+{
+	double t = c->last_probe + DB_SAMPLE_S;
+	if (db.check_ms > 0 && c->last_rx + db.check_ms / 1000.0 < t)
+		t = c->last_rx + db.check_ms / 1000.0;
+	return t;
+}
+
 static void
 listener_check(struct dconn *c, double now)
 {
-	double iv = db.check_ms / 1000.0;
+	double iv = db.check_ms > 0 ? db.check_ms / 1000.0 : DB_SAMPLE_S;
 	char msg[96];
 
-	if (db.check_ms <= 0)
-		return;
 	if (c->probe_dl > 0) {
 		if (now >= c->probe_dl) {
 			snprintf(msg, sizeof msg,
-			    "no answer to the health check within %ld ms",
-			    db.check_ms);
+			    "no answer to the health check within %.0f ms",
+			    iv * 1000);
 			conn_lost(c, now, msg);
 		}
 		return;
 	}
-	if (now < c->last_rx + iv)
+	if (now < probe_due(c))
 		return;
-	if (!PQsendQuery(c->pg, "SELECT 1") || conn_flush(c) < 0) {
+	if (!PQsendQuery(c->pg, "SELECT pg_notification_queue_usage()") ||
+	    conn_flush(c) < 0) {
 		conn_lost(c, now, PQerrorMessage(c->pg));
 		return;
 	}
 	c->qfail = 0;
+	c->last_probe = now;
 	c->probe_dl = now + iv;
 }
 
@@ -657,10 +680,7 @@ conn_due(const struct dconn *c)
 	case C_READY:
 		if (c->id >= 0)
 			return c->inflight == 0 && c->qlen > 0 ? 0 : -1;
-		if (db.check_ms <= 0)
-			return -1;
-		return c->probe_dl > 0 ? c->probe_dl :
-		    c->last_rx + db.check_ms / 1000.0;
+		return c->probe_dl > 0 ? c->probe_dl : probe_due(c);
 	case C_DEAD:
 		break;
 	}

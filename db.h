@@ -101,6 +101,7 @@ struct db_stats {
 	unsigned long long publish_failed;      /* reported via db_on_publish_failed */
 	unsigned long long listener_reconnects; /* listener re-established */
 	size_t queued;                          /* same as db_pending() */
+	double queue_usage;                     /* last pg_notification_queue_usage() */
 };
 
 /* Fills the caller's s with counters since db_init. */

@@ -1107,13 +1107,15 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 	    "# TYPE pgws_timeouts_total counter\npgws_timeouts_total %llu\n"
 	    "# TYPE pgws_listener_reconnects_total counter\n"
 	    "pgws_listener_reconnects_total %llu\n"
-	    "# TYPE pgws_listener_up gauge\npgws_listener_up %d\n",
+	    "# TYPE pgws_listener_up gauge\npgws_listener_up %d\n"
+	    "# TYPE pgws_notification_queue_usage gauge\n"
+	    "pgws_notification_queue_usage %g\n",
 	    nws, nactive, nchans, st.accepted, st.refused_full, st.ws_opened,
 	    st.rej_400, st.rej_401, st.rej_403, st.rej_426, st.http_requests,
 	    st.msgs_in, st.msgs_in_dropped, st.msgs_out, st.notifies,
 	    st.notifies_unrouted, d.published, d.publish_failed + st.publish_failed,
 	    d.queued, st.slow_dropped, st.timeouts, d.listener_reconnects,
-	    db_listener_up());
+	    db_listener_up(), d.queue_usage);
 	respond(c, r, 200, "text/plain; version=0.0.4", NULL, body, (size_t)n,
 	    head);
 }

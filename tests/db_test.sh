@@ -78,7 +78,7 @@ sql() {
 # Backends of db_drive's listener: its last query is LISTEN or the health
 # check.  Test-only; pgws itself never looks at pg_stat_activity.
 LISTENER_PIDS="SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
-    AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')"
+    AND (query LIKE 'LISTEN%' OR query LIKE 'SELECT pg_notification_queue_usage%')"
 
 cc -std=c11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
     -D_DEFAULT_SOURCE -I. -I/usr/include/postgresql tests/db_drive.c db.c \

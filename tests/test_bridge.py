@@ -369,7 +369,7 @@ def test_static_files():
 # -- faults ----------------------------------------------------------------
 
 def listener_pid():
-    r = psql("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' OR query = 'SELECT 1' "
+    r = psql("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' OR query LIKE 'SELECT pg_notification_queue_usage%' "
              "AND pid <> pg_backend_pid()")
     return [p for p in r.stdout.split() if p]
 
@@ -421,7 +421,7 @@ async def _pool_killed():
             await ws.send("one")
             check((await recv_json(ws))["payload"] == "one", "echo before the pool backend dies")
             psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                 "AND backend_type = 'client backend' AND query NOT LIKE 'LISTEN%' AND query <> 'SELECT 1'")
+                 "AND backend_type = 'client backend' AND query NOT LIKE 'LISTEN%' AND query NOT LIKE 'SELECT pg_notification_queue_usage%'")
             await asyncio.sleep(0.3)
             delivered = None
             for i in range(30):
@@ -440,6 +440,48 @@ async def _pool_killed():
 
 def test_pool_killed():
     asyncio.run(_pool_killed())
+
+
+async def _database_restart():
+    with Server(PGWS_CHECK_LISTENER_INTERVAL=300, PGWS_POOL_SIZE=1) as s:
+        ws = await websockets.connect(s.url + "/r/" + token({"mode": "rw", "channel": "r"}))
+        r = subprocess.run(["bash", "-c", ". tests/pg.sh && pg_restart"], capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode == 0, "database restarted (%s)" % r.stderr.strip())
+        got = None
+        for _ in range(60):
+            await asyncio.sleep(0.25)
+            try:
+                notify('{"channel":"r","payload":"back"}')
+            except RuntimeError:
+                continue
+            try:
+                got = json.loads(await asyncio.wait_for(ws.recv(), 0.5))["payload"]
+                break
+            except asyncio.TimeoutError:
+                pass
+        check(got == "back", "after a database restart the websocket is open and gets notifications")
+        outcome = None
+        for _ in range(20):
+            try:
+                await ws.send("written after restart")
+                m = json.loads(await asyncio.wait_for(ws.recv(), 2))
+                outcome = m["payload"] == "written after restart"
+                break
+            except websockets.ConnectionClosed as e:
+                outcome = e.code in (1011, 1013)
+                break
+            except asyncio.TimeoutError:
+                pass
+        check(outcome, "a message written after the restart is published (or its sender told)")
+        body = s.http(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n").decode()
+        check(re.search(r"pgws_notification_queue_usage [0-9.e-]+", body) is not None,
+              "pg_notification_queue_usage() sampled into /metrics")
+        await ws.close()
+
+
+def test_database_restart():
+    asyncio.run(_database_restart())
 
 
 async def _two_instances():
