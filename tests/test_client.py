@@ -1,0 +1,274 @@
+"""Tests of `pgws client URL` (SPEC section 6): against pgws itself, through
+a real PostgreSQL, and against an independent server (the Python
+`websockets` library) so that the client is not only checked against the
+framing code it shares with pgws.  Run by test.sh with PGWS_BIN and
+PGWS_TEST_URI set."""
+import asyncio
+import json
+import re
+import subprocess
+import time
+
+import websockets
+from harness import BIN, Server, check, notify, run, token
+
+SAN = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:")
+
+
+def client(args, stdin=b"", timeout=20):
+    """Runs the client to its end; returns (status, stdout, stderr)."""
+    p = subprocess.run([BIN, "client"] + args, input=stdin,
+                       capture_output=True, timeout=timeout)
+    out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    check(not SAN.search(err), "no sanitizer report from the client")
+    return p.returncode, out, err
+
+
+async def aclient(args, stdin=b"", timeout=20):
+    """client() for tests whose server runs in this process's event loop."""
+    p = await asyncio.create_subprocess_exec(
+        BIN, "client", *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(p.communicate(stdin), timeout)
+    out, err = out.decode(errors="replace"), err.decode(errors="replace")
+    check(not SAN.search(err), "no sanitizer report from the client")
+    return p.returncode, out, err
+
+
+def lines_json(out):
+    try:
+        return [json.loads(l) for l in out.splitlines()]
+    except ValueError:
+        return []
+
+
+# -- against pgws ----------------------------------------------------------
+
+def test_echo_through_postgres():
+    with Server() as s:
+        tok = token({"mode": "rw", "channel": "chat", "user": "ann"})
+        rc, out, err = client(["--count", "1", "--timeout", "10",
+                               "%s/chat/%s" % (s.url, tok)], b"hi\n")
+        check(rc == 0, "echo: exit 0 after --count 1 (got %s, %r)" % (rc, err))
+        m = lines_json(out)
+        check(len(m) == 1 and m[0].get("payload") == "hi" and
+              m[0].get("event") == "WebsocketMessage" and
+              m[0].get("channel") == "chat" and
+              m[0].get("claims", {}).get("user") == "ann",
+              "echo: the envelope came back with payload hi (%r)" % out)
+
+
+def test_pg_notify_received():
+    with Server() as s:
+        tok = token({"mode": "r", "channel": "chat"})
+        p = subprocess.Popen([BIN, "client", "--count", "1", "--timeout", "15",
+                              "%s/chat/%s" % (s.url, tok)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        # The client says nothing when it is connected: notify until it
+        # has the one message it waits for.
+        payload = json.dumps({"channel": "chat", "payload": "from sql"})
+        t = time.time()
+        while p.poll() is None and time.time() - t < 10:
+            notify(payload)
+            time.sleep(0.2)
+        out, err = p.communicate(timeout=10)
+        check(p.returncode == 0, "notify: exit 0 (got %s, %r)" % (p.returncode, err))
+        check(out.decode().splitlines() == [payload],
+              "notify: the payload is printed unchanged as one line (%r)" % out)
+
+
+def test_count_stops_after_n():
+    with Server() as s:
+        tok = token({"mode": "rw", "channel": "chat"})
+        rc, out, err = client(["--count", "2", "--timeout", "10",
+                               "%s/chat/%s" % (s.url, tok)], b"a\nb\nc\n")
+        m = lines_json(out)
+        check(rc == 0, "count: exit 0 (got %s, %r)" % (rc, err))
+        check([x.get("payload") for x in m] == ["a", "b"],
+              "count: exactly the first two messages (%r)" % out)
+
+
+def test_rejected_token():
+    with Server() as s:
+        bad = token({"mode": "rw", "channel": "chat"}, secret="wrong" * 8)
+        rc, out, err = client(["--timeout", "10", "%s/chat/%s" % (s.url, bad)])
+        check(rc == 3, "rejected: exit 3 (got %s)" % rc)
+        check("401" in err, "rejected: status 401 on stderr (%r)" % err)
+        rc, out, err = client(["--timeout", "10", "%s/chat/%s" % (s.url, token(
+            {"mode": "r", "channel": "chat", "exp": int(time.time()) - 5}))])
+        check(rc == 3 and "401" in err and "Token expired" in err,
+              "rejected: status and body of an expired token (%r)" % err)
+        rc, out, err = client(["--timeout", "10", "%s/other/%s" % (s.url, token(
+            {"mode": "r", "channel": "chat"}))])
+        check(rc == 3 and "403" in err, "rejected: 403 for a channel not granted (%r)" % err)
+
+
+def test_token_expiry_close():
+    with Server() as s:
+        tok = token({"mode": "rw", "channel": "chat", "exp": int(time.time()) + 2})
+        # Standard input stays open (communicate() would close it): only
+        # the server ends this session.
+        p = subprocess.Popen([BIN, "client", "--timeout", "15",
+                              "%s/chat/%s" % (s.url, tok)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        err = p.stderr.read().decode(errors="replace")
+        p.stdin.close()
+        p.stdout.close()
+        p.stderr.close()
+        check(p.returncode == 1, "expiry: exit 1 (got %s)" % p.returncode)
+        check("closed: 3001" in err, "expiry: close code 3001 on stderr (%r)" % err)
+
+
+def test_stdin_eof_closes_normally():
+    with Server() as s:
+        tok = token({"mode": "rw", "channel": "chat"})
+        t = time.time()
+        rc, out, err = client(["--timeout", "10", "%s/chat/%s" % (s.url, tok)], b"")
+        check(rc == 0, "eof: close 1000 and exit 0 (got %s, %r)" % (rc, err))
+        check(time.time() - t < 5, "eof: the close handshake is quick")
+
+
+def test_bearer_header():
+    with Server() as s:
+        tok = token({"mode": "rw", "channel": "chat"})
+        rc, out, err = client(["--count", "1", "--timeout", "10",
+                               "--header", "Authorization: Bearer " + tok,
+                               s.url + "/chat"], b"bearer\n")
+        m = lines_json(out)
+        check(rc == 0 and len(m) == 1 and m[0].get("payload") == "bearer",
+              "bearer: the token in a header works (%s, %r, %r)" % (rc, out, err))
+        rc, out, err = client(["--timeout", "10", "--header", "Authorization: Bearer x.y.z",
+                               s.url + "/chat"])
+        check(rc == 3 and "401" in err, "bearer: a bad header token gets 401 (%r)" % err)
+
+
+def test_host_by_name():
+    with Server() as s:
+        tok = token({"mode": "rw", "channel": "chat"})
+        # localhost may resolve to ::1 first, where nothing listens: the
+        # client must go on to the next address.
+        rc, out, err = client(["--count", "1", "--timeout", "10",
+                               "ws://localhost:%d/chat/%s" % (s.port, tok)], b"byname\n")
+        check(rc == 0 and "byname" in out, "name: connects by host name (%s, %r)" % (rc, err))
+
+
+def test_usage_errors():
+    rc, out, err = client([])
+    check(rc == 2, "usage: no URL is exit 2")
+    rc, out, err = client(["http://127.0.0.1:1/"])
+    check(rc == 2, "usage: not a ws URL is exit 2")
+    rc, out, err = client(["--count", "x", "ws://127.0.0.1:1/"])
+    check(rc == 2, "usage: bad --count is exit 2")
+    rc, out, err = client(["--header", "no colon", "ws://127.0.0.1:1/"])
+    check(rc == 2, "usage: bad --header is exit 2")
+    rc, out, err = client(["wss://127.0.0.1:1/"])
+    check(rc == 2 and "wss:// is not supported" in err, "usage: wss:// says it is unsupported")
+    rc, out, err = client(["--timeout", "5", "ws://127.0.0.1:1/"])
+    check(rc == 3 and "cannot connect" in err, "connect: refused is exit 3 (%r)" % err)
+    rc, out, err = client(["--help"])
+    check(rc == 0 and "--count" in out, "usage: --help")
+
+
+# -- against an independent server (python websockets) ------------------
+
+async def serve(handler):
+    srv = await websockets.serve(handler, "127.0.0.1", 0)
+    return srv, "ws://127.0.0.1:%d" % srv.sockets[0].getsockname()[1]
+
+
+async def echo(ws):
+    async for m in ws:
+        await ws.send(m)
+
+
+async def test_independent_echo():
+    srv, url = await serve(echo)
+    try:
+        # The library answers a close at once, even with echoes still
+        # queued, so --count waits for them before closing.
+        big = "x" * 200000
+        text = "one\n\ntwo\r\nünïcødé ✓\n" + big + "\nlast"
+        rc, out, err = await aclient(["--count", "6", "--timeout", "10", url + "/any"],
+                                     text.encode())
+        check(rc == 0, "py echo: exit 0 (got %s, %r)" % (rc, err))
+        check(out == "one\n\ntwo\nünïcødé ✓\n" + big + "\nlast\n",
+              "py echo: every line, empty, CRLF, UTF-8, 200 kB and unterminated, came back")
+        rc, out, err = await aclient(["--timeout", "10", url], b"")
+        check(rc == 0 and out == "", "py echo: EOF at once is a normal close (%s, %r)" % (rc, err))
+        rc, out, err = await aclient(["--count", "2", "--timeout", "10", url],
+                                     b"a\nb\nc\n")
+        check(rc == 0 and out == "a\nb\n", "py echo: --count 2 (%r)" % out)
+    finally:
+        srv.close()
+        await srv.wait_closed()
+
+
+async def test_independent_close_code():
+    async def bye(ws):
+        await ws.close(4000, "bye")
+    srv, url = await serve(bye)
+    try:
+        rc, out, err = await aclient(["--timeout", "10", url])
+        check(rc == 1, "py close: exit 1 for code 4000 (got %s)" % rc)
+        check("closed: 4000 bye" in err, "py close: code and reason on stderr (%r)" % err)
+    finally:
+        srv.close()
+        await srv.wait_closed()
+
+
+async def test_independent_ping():
+    async def pinger(ws):
+        waiter = await ws.ping(b"are you there")
+        try:
+            await asyncio.wait_for(waiter, 5)
+            await ws.send("pong received")
+        except asyncio.TimeoutError:
+            await ws.send("no pong")
+        await ws.close()
+    srv, url = await serve(pinger)
+    try:
+        rc, out, err = await aclient(["--count", "1", "--timeout", "10", url])
+        check(rc == 0 and out == "pong received\n",
+              "py ping: the client answers pings (%s, %r)" % (rc, out))
+    finally:
+        srv.close()
+        await srv.wait_closed()
+
+
+async def test_handshake_checks():
+    """Servers that answer 101 wrongly, or not at all."""
+    async def bad_accept(r, w):
+        await r.readuntil(b"\r\n\r\n")
+        w.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\n"
+                b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+        await w.drain()
+        await asyncio.sleep(3)
+        w.close()
+
+    async def silent(r, w):
+        await asyncio.sleep(5)
+        w.close()
+
+    for handler, args, want, what in (
+            (bad_accept, ["--timeout", "5"], 3, "a wrong Sec-WebSocket-Accept is exit 3"),
+            (silent, ["--timeout", "1"], 4, "--timeout gives up with exit 4")):
+        srv = await asyncio.start_server(handler, "127.0.0.1", 0)
+        url = "ws://127.0.0.1:%d/" % srv.sockets[0].getsockname()[1]
+        try:
+            t = time.time()
+            rc, out, err = await aclient(args + [url])
+            check(rc == want and time.time() - t < 4.5, "handshake: %s (%s, %r)" % (what, rc, err))
+        finally:
+            srv.close()
+            await srv.wait_closed()
+
+
+if __name__ == "__main__":
+    run(globals())
