@@ -19,6 +19,8 @@
  *          last delivery, once at least one arrived; 0 = never)
  *          --src K (bind to 127.0.0.1..K round robin; default 1+N/20000)
  *          --inflight M (connects in flight at once, 256)
+ *          --hold 1 (after printing the results, keep every socket open
+ *          until SIGTERM, so the caller can sample the server first)
  *
  * Results go to stdout as "RESULT <key> <value>" lines; progress and errors
  * to stderr.  The upgrade response is not checked beyond "HTTP/1.1 101".
@@ -71,6 +73,8 @@ static int port = 3000;
 static double duration = 0;
 static int quiet_ms = 0, nsrc = 0, inflight_max = 256;
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t nsig;
+static int hold_after;
 static int epfd;
 static struct conn *conns;
 static long n_open, n_failed, n_closed_by_server, n_inflight, next_to_open;
@@ -156,6 +160,7 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_flag = 1;
+	nsig++;
 }
 
 static void die(const char *m)
@@ -592,6 +597,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(k, "--quiet-ms")) quiet_ms = atoi(v);
 		else if (!strcmp(k, "--src")) nsrc = atoi(v);
 		else if (!strcmp(k, "--inflight")) inflight_max = atoi(v);
+		else if (!strcmp(k, "--hold")) hold_after = atoi(v);
 		else {
 			fprintf(stderr, "loadgen: unknown option %s\n", k);
 			return 2;
@@ -611,9 +617,13 @@ int main(int argc, char **argv)
 			    (unsigned long long)rl.rlim_cur, nconn);
 	}
 	struct sigaction sa = { 0 };
+	sigset_t term_set, old_set;
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&term_set);
+	sigaddset(&term_set, SIGTERM);
+	sigaddset(&term_set, SIGINT);
 	signal(SIGPIPE, SIG_IGN);
 	rng_state ^= (uint32_t)getpid() * 2654435761u;
 
@@ -743,6 +753,15 @@ int main(int argc, char **argv)
 	} else {
 		print_rusage(t_fin - t_start_us);
 	}
+	printf("DONE\n");
 	fflush(stdout);
+	if (hold_after && !nsig) {
+		/* wait for a signal that arrives from now on */
+		sigprocmask(SIG_BLOCK, &term_set, &old_set);
+		stop_flag = 0;
+		while (!stop_flag)
+			sigsuspend(&old_set);
+		sigprocmask(SIG_SETMASK, &old_set, NULL);
+	}
 	return 0;
 }

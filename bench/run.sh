@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# bench/run.sh — `make bench`: pgws and the Node.js peer, side by side, on
+# the same machine in the same run, against one throwaway PostgreSQL.  Each
+# scenario runs pgws and then the peer, each on a fresh server process and a
+# fresh database, and prints ONE table: scenario | metric | pgws | peer | ratio
+# (ratio = pgws / peer).
+#
+# Sizes (environment, defaults in brackets):
+#   BENCH_IDLE_N [10000]        idle websockets held open
+#   BENCH_FANOUT_N [2000]       subscribers of one channel, rated fan-out
+#   BENCH_FANOUT_RATE [50]      notifications/s (pgbench -R)
+#   BENCH_FANOUT_SECS [10]      seconds of rated fan-out
+#   BENCH_SAT_N [200]           subscribers, saturated fan-out
+#   BENCH_SAT_TX [5000]         notifications per pgbench client, saturated
+#   BENCH_SAT_CLIENTS [2]       pgbench clients, saturated (no -R)
+#   BENCH_ECHO_N [50]           rw writers, each on its own channel
+#   BENCH_ECHO_SECS [10]        seconds of echo
+#   BENCH_STARTUP_REPS [5]      start-ups timed (median reported)
+#   BENCH_DISPATCH_SECS [1]     seconds per payload in the dispatch microbenchmark
+#   PGWS_PEER [/work/shared/peers/node-bridge]   the peer's sources
+#   BENCH_KEEP [unset]          keep the temporary directory (logs)
+#
+# Needs: PostgreSQL server binaries + pgbench + psql, node + npm, cc.
+set -u
+BENCH=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+PEER_SRC=${PGWS_PEER:-/work/shared/peers/node-bridge}
+IDLE_N=${BENCH_IDLE_N:-10000}
+FAN_N=${BENCH_FANOUT_N:-2000}
+FAN_RATE=${BENCH_FANOUT_RATE:-50}
+FAN_SECS=${BENCH_FANOUT_SECS:-10}
+SAT_N=${BENCH_SAT_N:-200}
+SAT_TX=${BENCH_SAT_TX:-5000}
+SAT_CLIENTS=${BENCH_SAT_CLIENTS:-2}
+ECHO_N=${BENCH_ECHO_N:-50}
+ECHO_SECS=${BENCH_ECHO_SECS:-10}
+STARTUP_REPS=${BENCH_STARTUP_REPS:-5}
+DISPATCH_SECS=${BENCH_DISPATCH_SECS:-1}
+SECRET=reallyreallyreallyreallyverysafe
+LISTEN=postgres-websockets-listener
+SERVERS="pgws peer"
+
+say() { echo "bench: $*" >&2; }
+fail() { say "$*"; exit 1; }
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+[ "$(ulimit -n)" -gt $((IDLE_N + 100)) ] ||
+	fail "RLIMIT_NOFILE $(ulimit -n) is too low for BENCH_IDLE_N=$IDLE_N"
+
+WORK=$(mktemp -d /tmp/pgws-bench.XXXXXX) || exit 1
+SRV_PID= LG_PID=
+cleanup() {
+	trap - EXIT INT TERM
+	[ -n "$LG_PID" ] && kill "$LG_PID" 2>/dev/null && wait "$LG_PID" 2>/dev/null
+	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+	command -v pg_stop >/dev/null && pg_stop
+	if [ -n "${BENCH_KEEP:-}" ]; then say "logs kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- build -------------------------------------------------------------------
+say "building pgws, loadgen, dispatch"
+make -s -C "$ROOT" pgws >&2 || fail "make pgws failed"
+cc -O2 -std=c11 -Wall -o "$WORK/loadgen" "$BENCH/loadgen.c" || fail "loadgen build failed"
+# dispatch is built like pgws (musl, -Os) when musl-gcc is there
+if command -v musl-gcc >/dev/null; then
+	musl-gcc -Os -std=c11 -D_DEFAULT_SOURCE -static -o "$WORK/dispatch" "$BENCH/dispatch.c" -lm
+else
+	cc -Os -std=c11 -D_DEFAULT_SOURCE -o "$WORK/dispatch" "$BENCH/dispatch.c" -lm
+fi || fail "dispatch build failed"
+LG=$WORK/loadgen
+
+say "installing the peer from $PEER_SRC"
+command -v node >/dev/null || fail "node is not installed"
+cp -r "$PEER_SRC" "$WORK/peer" && rm -rf "$WORK/peer/node_modules"
+(cd "$WORK/peer" && npm install --no-audit --no-fund --silent >"$WORK/npm.log" 2>&1) ||
+	{ cat "$WORK/npm.log" >&2; fail "npm install failed"; }
+
+# --- database ----------------------------------------------------------------
+. "$ROOT/tests/pg.sh"
+pg_start || fail "could not start PostgreSQL"
+command -v pgbench >/dev/null || fail "pgbench is not installed"
+DBN=0
+fresh_db() {   # sets DB_URI to a new, empty database with bench_seq
+	DBN=$((DBN + 1))
+	psql -qX "$PGWS_TEST_URI" -c "CREATE DATABASE bench_$DBN" >/dev/null || fail "createdb"
+	DB_URI="postgres://postgres@127.0.0.1:$PG_PORT/bench_$DBN"
+	psql -qX "$DB_URI" -c "CREATE SEQUENCE bench_seq" >/dev/null
+}
+cat >"$WORK/notify.sql" <<EOF
+SELECT pg_notify('$LISTEN', json_build_object('channel','bench','t',(extract(epoch from clock_timestamp())*1e6)::bigint,'i',nextval('bench_seq'))::text);
+EOF
+sent_count() { psql -qXAt "$DB_URI" -c "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bench_seq"; }
+
+# --- servers -----------------------------------------------------------------
+TOKEN_R=$(PGWS_JWT_SECRET=$SECRET "$ROOT/pgws" token --mode r) || fail "pgws token"
+TOKEN_RW=$(PGWS_JWT_SECRET=$SECRET "$ROOT/pgws" token --mode rw) || fail "pgws token"
+server_cmd() {   # server_cmd KIND: the argv that runs it
+	case $1 in
+	pgws) echo "$ROOT/pgws" ;;
+	peer) echo "node $WORK/peer/server.js" ;;
+	esac
+}
+server_env() {   # the same configuration for both
+	export PGWS_DB_URI=$DB_URI PGWS_JWT_SECRET=$SECRET PGWS_HOST=127.0.0.1 \
+	    PGWS_PORT=$PORT PGWS_MAX_CONNECTIONS=$((IDLE_N * 2 > 20000 ? IDLE_N * 2 : 20000))
+}
+start_server() {   # start_server KIND: fresh db, fresh process; sets SRV_PID PORT
+	fresh_db
+	PORT=$(free_port)
+	server_env
+	# shellcheck disable=SC2046
+	$(server_cmd "$1") >"$WORK/$1.out" 2>>"$WORK/$1.err" &
+	SRV_PID=$!
+	for _ in $(seq 300); do
+		grep -q "Listening on port" "$WORK/$1.out" 2>/dev/null && return 0
+		kill -0 "$SRV_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -5 "$WORK/$1.err" >&2
+	fail "$1 did not start"
+}
+stop_server() {
+	kill "$SRV_PID" 2>/dev/null
+	wait "$SRV_PID" 2>/dev/null
+	SRV_PID=
+}
+CLK_TCK=$(getconf CLK_TCK)
+cpu_us() {   # utime+stime of SRV_PID (all threads), µs
+	local t
+	t=$(sed 's/^.*) //' "/proc/$SRV_PID/stat" | awk '{print $12 + $13}')
+	echo $((t * 1000000 / CLK_TCK))
+}
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$SRV_PID/status"; }
+
+start_lg() {   # start_lg OUTFILE ARGS...: loadgen in the background; sets LG_PID
+	local out=$1
+	shift
+	"$LG" "$@" >"$out" 2>>"$WORK/loadgen.err" &
+	LG_PID=$!
+}
+wait_line() {   # wait_line FILE PATTERN SECONDS
+	local i
+	for i in $(seq $(($3 * 10))); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$LG_PID" 2>/dev/null || { grep -q "$2" "$1"; return; }
+		sleep 0.1
+	done
+	return 1
+}
+stop_lg() {
+	kill "$LG_PID" 2>/dev/null
+	wait "$LG_PID" 2>/dev/null
+	LG_PID=
+}
+get() { awk -v k="$2" '$1 == "RESULT" && $2 == k {print $3}' "$1"; }
+
+# results: R[kind.key]
+declare -A R
+put() { R[$1.$2]=$3; }
+
+# --- scenarios ---------------------------------------------------------------
+footprint() {   # binary size, start-up time, idle RSS
+	local k=$1 f
+	if [ "$k" = pgws ]; then
+		strip -o "$WORK/pgws.stripped" "$ROOT/pgws" 2>/dev/null || cp "$ROOT/pgws" "$WORK/pgws.stripped"
+		put "$k" binary_kb $(($(stat -c %s "$WORK/pgws.stripped") / 1024))
+	else
+		local node_b app_b
+		node_b=$(stat -L -c %s "$(command -v node)")
+		app_b=$(du -sb "$WORK/peer" | cut -f1)
+		put "$k" binary_kb $(((node_b + app_b) / 1024))
+	fi
+	fresh_db
+	PORT=$(free_port)
+	server_env
+	f=$WORK/$k.startup
+	# shellcheck disable=SC2046
+	"$LG" startup "$STARTUP_REPS" -- $(server_cmd "$k") >"$f" 2>>"$WORK/$k.err"
+	put "$k" startup_ms "$(get "$f" startup_ms_median)"
+}
+
+idle() {
+	local k=$1 f=$WORK/$1.idle r0 r1 open
+	start_server "$k"
+	sleep 1
+	r0=$(rss_kb)
+	put "$k" idle_rss_kb "$r0"
+	start_lg "$f" idle "$IDLE_N" --port "$PORT" --token "$TOKEN_R" --duration 300
+	wait_line "$f" '^READY' 200 || say "$k: idle websockets never all up"
+	sleep 2
+	r1=$(rss_kb)
+	open=$(sed -n 's/^READY open=\([0-9]*\).*/\1/p' "$f")
+	put "$k" idle_open "${open:-0}"
+	put "$k" idle_connect_ms "$(sed -n 's/^READY.* ms=\([0-9]*\).*/\1/p' "$f")"
+	[ "${open:-0}" -gt 0 ] && put "$k" idle_kb_per_ws "$(awk -v a="$r0" -v b="$r1" -v n="$open" 'BEGIN{printf "%.2f", (b-a)/n}')"
+	put "$k" idle_rss_loaded_kb "$r1"
+	stop_lg
+	stop_server
+}
+
+fanout() {   # fanout KIND TAG N PGBENCH-ARGS...
+	local k=$1 tag=$2 n=$3 f=$WORK/$1.$2 c0 c1 sent del
+	shift 3
+	start_server "$k"
+	start_lg "$f" fanout "$n" --port "$PORT" --token "$TOKEN_R" --channel bench \
+	    --quiet-ms 3000 --duration 600 --hold 1
+	wait_line "$f" '^READY' 120 || say "$k: subscribers never all up"
+	sleep 1
+	c0=$(cpu_us)
+	pgbench -n -f "$WORK/notify.sql" "$@" "$DB_URI" >"$WORK/$k.$tag.pgbench" 2>&1 ||
+		say "$k: pgbench failed: $(tail -2 "$WORK/$k.$tag.pgbench")"
+	wait_line "$f" '^DONE' 600 || say "$k: fan-out never went quiet"
+	c1=$(cpu_us)
+	stop_lg
+	stop_server
+	sent=$(sent_count)
+	del=$(get "$f" delivered)
+	put "$k" "${tag}_sent" "$sent"
+	put "$k" "${tag}_expected" $((sent * n))
+	put "$k" "${tag}_delivered" "$del"
+	put "$k" "${tag}_missing" $((sent * n - ${del:-0}))
+	put "$k" "${tag}_per_s" "$(get "$f" deliveries_per_s)"
+	put "$k" "${tag}_p50_ms" "$(awk -v v="$(get "$f" lat_p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" "${tag}_p99_ms" "$(awk -v v="$(get "$f" lat_p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" "${tag}_max_ms" "$(awk -v v="$(get "$f" lat_max_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" "${tag}_cpu_us" "$(awk -v c=$((c1 - c0)) -v d="${del:-0}" 'BEGIN{printf "%.3f", d ? c/d : 0}')"
+	put "$k" "${tag}_lg_cpu" "$(get "$f" loadgen_cpu_pct)"
+	put "$k" "${tag}_dropped" "$(get "$f" closed_by_server)"
+}
+
+echo_() {
+	local k=$1 f=$WORK/$1.echo c0 c1 rt
+	start_server "$k"
+	c0=$(cpu_us)
+	"$LG" echo "$ECHO_N" --port "$PORT" --token "$TOKEN_RW" --channel e \
+	    --duration "$ECHO_SECS" >"$f" 2>>"$WORK/loadgen.err"
+	c1=$(cpu_us)
+	stop_server
+	rt=$(get "$f" round_trips)
+	put "$k" echo_per_s "$(get "$f" round_trips_per_s)"
+	put "$k" echo_p50_ms "$(awk -v v="$(get "$f" lat_p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" echo_p99_ms "$(awk -v v="$(get "$f" lat_p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" echo_cpu_us "$(awk -v c=$((c1 - c0)) -v d="${rt:-0}" 'BEGIN{printf "%.1f", d ? c/d : 0}')"
+	put "$k" echo_lg_cpu "$(get "$f" loadgen_cpu_pct)"
+}
+
+T0=$(date +%s)
+for k in $SERVERS; do say "$k: footprint";   footprint "$k"; done
+for k in $SERVERS; do say "$k: idle $IDLE_N"; idle "$k"; done
+for k in $SERVERS; do
+	say "$k: fan-out $FAN_N x $FAN_RATE/s for ${FAN_SECS}s"
+	fanout "$k" fan "$FAN_N" -c 1 -R "$FAN_RATE" -T "$FAN_SECS"
+done
+for k in $SERVERS; do
+	say "$k: saturated fan-out $SAT_N x $((SAT_TX * SAT_CLIENTS)) notifications"
+	fanout "$k" sat "$SAT_N" -c "$SAT_CLIENTS" -t "$SAT_TX"
+done
+for k in $SERVERS; do say "$k: echo $ECHO_N writers ${ECHO_SECS}s"; echo_ "$k"; done
+say "dispatch microbenchmark"
+"$WORK/dispatch" "$DISPATCH_SECS" >"$WORK/dispatch.out"
+
+# --- table -------------------------------------------------------------------
+row() {   # row SCENARIO METRIC KEY
+	local a=${R[pgws.$3]:-} b=${R[peer.$3]:-} ratio
+	ratio=$(awk -v a="$a" -v b="$b" 'BEGIN{ if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.3g", a / b }')
+	printf '| %s | %s | %s | %s | %s |\n' "$1" "$2" "${a:--}" "${b:--}" "$ratio"
+}
+FAN="fan-out $FAN_N x ${FAN_RATE}/s ${FAN_SECS}s"
+SAT="fan-out saturated $SAT_N x $((SAT_TX * SAT_CLIENTS))"
+echo
+echo "| scenario | metric | pgws | peer | ratio |"
+echo "|---|---|---|---|---|"
+row footprint "binary KB (pgws stripped static; peer node + app)" binary_kb
+row footprint "start-up to \"Listening on port\" ms (median of $STARTUP_REPS)" startup_ms
+row footprint "idle RSS KB" idle_rss_kb
+row "idle $IDLE_N" "websockets open" idle_open
+row "idle $IDLE_N" "RSS growth per websocket KB" idle_kb_per_ws
+row "idle $IDLE_N" "time to open all ms" idle_connect_ms
+row "$FAN" "deliveries/s" fan_per_s
+row "$FAN" "latency p50 ms" fan_p50_ms
+row "$FAN" "latency p99 ms" fan_p99_ms
+row "$FAN" "latency max ms" fan_max_ms
+row "$FAN" "missing deliveries (of pgws ${R[pgws.fan_expected]:-?} / peer ${R[peer.fan_expected]:-?})" fan_missing
+row "$FAN" "server CPU µs per delivery" fan_cpu_us
+row "$FAN" "loadgen CPU %" fan_lg_cpu
+row "$SAT" "deliveries/s" sat_per_s
+row "$SAT" "server CPU µs per delivery" sat_cpu_us
+row "$SAT" "missing deliveries (of ${R[pgws.sat_expected]:-?})" sat_missing
+row "$SAT" "clients dropped by server" sat_dropped
+row "$SAT" "latency p99 ms (queueing)" sat_p99_ms
+row "$SAT" "loadgen CPU %" sat_lg_cpu
+row "echo $ECHO_N writers" "round trips/s" echo_per_s
+row "echo $ECHO_N writers" "latency p50 ms" echo_p50_ms
+row "echo $ECHO_N writers" "latency p99 ms" echo_p99_ms
+row "echo $ECHO_N writers" "server CPU µs per round trip" echo_cpu_us
+row "echo $ECHO_N writers" "loadgen CPU %" echo_lg_cpu
+for c in bench_payload envelope payload_1k; do
+	printf '| dispatch (pgws code only) | %s (%s B) notifications/s parsed+routed | %s | - | - |\n' \
+	    "$c" "$(get "$WORK/dispatch.out" "dispatch_${c}_bytes")" "$(get "$WORK/dispatch.out" "dispatch_${c}_per_s")"
+done
+echo
+say "done in $(($(date +%s) - T0)) s (ratio = pgws / peer)"
