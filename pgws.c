@@ -1449,6 +1449,8 @@ static void http_input(struct conn *c)
 			uint32_t k = c->in_len;
 			c->in_len = 0;
 			memcpy(rbuf, c->in, k);
+			free(c->in);
+			c->in = NULL;
 			ws_input(c, rbuf, k);
 			return;
 		}
@@ -1544,21 +1546,28 @@ static void conn_read(struct conn *c)
 {
 	for (int rounds = 0; rounds < 4 && c->fd >= 0; rounds++) {
 		if (c->state == CS_HTTP) {
+			/*
+			 * Read into the shared buffer and keep only the bytes
+			 * of an incomplete head: thousands of slow clients cost
+			 * what they sent, not PGWS_MAX_HEADER_SIZE each.
+			 */
 			size_t room = (size_t)cfg.max_header + 1 - c->in_len;
-			if (!c->in) {
-				c->in = malloc((size_t)cfg.max_header + 1);
-				if (!c->in) {
-					conn_close(c, "out of memory");
-					return;
-				}
-			}
-			ssize_t n = io_read(c, c->in + c->in_len, room);
+			if (room > sizeof rbuf)
+				room = sizeof rbuf;
+			ssize_t n = io_read(c, rbuf, room);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 				conn_close(c, NULL);
 				return;
 			}
 			if (n < 0)
 				return;
+			char *b = realloc(c->in, c->in_len + (size_t)n);
+			if (!b) {
+				conn_close(c, "out of memory");
+				return;
+			}
+			memcpy(b + c->in_len, rbuf, (size_t)n);
+			c->in = b;
 			c->in_len += (uint32_t)n;
 			http_input(c);
 			if ((size_t)n < room)
