@@ -35,6 +35,7 @@ HDR = $(filter-out pgws.h,$(SRC:.c=.h))
 PG_PKG  = postgresql-15
 SSL_PKG = bearssl
 D       = $(CURDIR)/deps
+JOBS    = $(shell nproc 2>/dev/null || echo 2)
 APT     = -o Dir::Etc::SourceList=$(D)/apt/sources.list \
           -o Dir::Etc::SourceParts=$(D)/apt/parts \
           -o Dir::State::Lists=$(D)/apt/lists \
@@ -113,7 +114,7 @@ $(D)/bearssl/Makefile: $(D)/apt/sources.list
 	@touch $@
 
 $(SSL_LIB): $(D)/bearssl/Makefile
-	$(MAKE) -C $(D)/bearssl lib CC=musl-gcc CFLAGS='-W -Wall -Os -ffunction-sections -fdata-sections' >$(D)/bearssl.log 2>&1 \
+	$(MAKE) -j$(JOBS) -C $(D)/bearssl lib CC=musl-gcc CFLAGS='-W -Wall -Os -ffunction-sections -fdata-sections' >$(D)/bearssl.log 2>&1 \
 	  || { tail -20 $(D)/bearssl.log; exit 1; }
 
 # libpq alone: configured for musl with every optional library off, then
@@ -127,9 +128,9 @@ $(D)/pg/GNUmakefile: $(D)/pg/configure
 
 $(PG_LIBS): $(D)/pg/GNUmakefile
 	$(MAKE) -C $(D)/pg/src/backend generated-headers >$(D)/pg-build.log 2>&1 \
-	  && $(MAKE) -C $(D)/pg/src/port libpgport_shlib.a >>$(D)/pg-build.log 2>&1 \
-	  && $(MAKE) -C $(D)/pg/src/common libpgcommon_shlib.a >>$(D)/pg-build.log 2>&1 \
-	  && $(MAKE) -C $(D)/pg/src/interfaces/libpq all-static-lib >>$(D)/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/port libpgport_shlib.a >>$(D)/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/common libpgcommon_shlib.a >>$(D)/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/interfaces/libpq all-static-lib >>$(D)/pg-build.log 2>&1 \
 	  || { tail -20 $(D)/pg-build.log; exit 1; }
 	@touch $(PG_LIBS)
 
