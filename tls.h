@@ -1,0 +1,102 @@
+/*
+ * TLS for pgws: BearSSL server engines driven over non-blocking sockets.
+ *
+ * One certificate chain and private key pair is loaded at start-up and
+ * may be replaced on SIGHUP; every connection takes its own reference to
+ * the pair that was current when it was accepted.  The I/O functions
+ * mirror read()/writev() so the caller's loop stays the same with or
+ * without TLS.  Protocol: TLS 1.2 only, ECDHE key exchange with AES-GCM
+ * or ChaCha20-Poly1305, ALPN "http/1.1", a shared 64 KiB session cache.
+ *
+ * Memory: one connection costs tls_conn_bytes(), about 25 KB on x86-64:
+ * sizeof(br_ssl_server_context) (4.1 KB), an input buffer that takes the
+ * full-size records browsers send (BR_SSL_BUFSIZE_INPUT, 16709 bytes) and
+ * an output buffer for records of 4 KiB of plaintext (4181 bytes).
+ */
+#ifndef TLS_H
+#define TLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/*
+ * Loads the PEM certificate chain (leaf first) and the PEM private key
+ * (RSA or EC: "RSA PRIVATE KEY", "EC PRIVATE KEY" or "PRIVATE KEY") and
+ * checks that the key belongs to the leaf certificate.  The paths are
+ * copied and read again by tls_reload().  Returns 0, or -1 with a one-line
+ * message naming the offending file in err (errcap bytes).
+ */
+int tls_setup(const char *cert_file, const char *key_file,
+    char *err, size_t errcap);
+
+/*
+ * Reads the two files of tls_setup() again.  On success new connections
+ * use the new pair while existing ones keep the pair they started with;
+ * on failure the old pair stays and -1 comes back with the message in err.
+ */
+int tls_reload(char *err, size_t errcap);
+
+struct tls;
+
+/*
+ * A server engine for a freshly accepted connection, owned by the caller
+ * until tls_free().  NULL when out of memory (errno ENOMEM), when
+ * tls_setup() has not succeeded (EINVAL) or when no random seed could be
+ * had (EIO).
+ */
+struct tls *tls_new(void);
+
+/* Releases t (NULL is fine) and its reference to the key pair; wipes keys. */
+void tls_free(struct tls *t);
+
+/*
+ * Like read() on the non-blocking socket fd, but yields decrypted data:
+ * > 0 bytes copied into buf (n bytes at most); 0 at EOF or after the peer's
+ * close_notify; -1 with errno EAGAIN when no plaintext can be had without
+ * blocking, after sending pending records and reading what the socket
+ * holds; -1 with another errno (EPROTO for a TLS failure) when the
+ * connection is dead.  A count short of n means the engine holds no more
+ * plaintext; a full count may leave some behind, which poll() cannot see:
+ * call again until a short count or EAGAIN.
+ */
+ssize_t tls_read(struct tls *t, int fd, void *buf, size_t n);
+
+/*
+ * Like writev(): encrypts as much of iov as the engine takes, sends the
+ * records as far as fd accepts and returns the number of plaintext bytes
+ * taken (> 0); -1 with errno EAGAIN when none could be taken now (handshake
+ * not done or records waiting for the socket); -1 with another errno when
+ * the connection is dead (EPIPE once closed).  Bytes taken belong to the
+ * engine: tls_flush() keeps sending them while tls_pending() says so.
+ */
+ssize_t tls_writev(struct tls *t, int fd, const struct iovec *iov, int iovcnt);
+
+/*
+ * The poll() events the engine needs on fd now: POLLOUT while records wait
+ * to be sent, POLLIN while it wants records.  To be ORed into the events
+ * the caller wants for itself.  A closed or dead engine asks for POLLOUT so
+ * that the caller's tls_flush() reports it.
+ */
+int tls_events(const struct tls *t);
+
+/*
+ * 1 when decrypted data waits inside the engine.  poll() cannot see it: a
+ * caller that stopped calling tls_read() before a short count must call it
+ * again without waiting for POLLIN (poll with a zero timeout).
+ */
+int tls_buffered(const struct tls *t);
+
+/* Sends pending records; 0 (some may still wait), or -1 when dead or closed. */
+int tls_flush(struct tls *t, int fd);
+
+/* 1 while records wait to be sent: keep polling POLLOUT before closing. */
+int tls_pending(const struct tls *t);
+
+/* Queues a close_notify and sends what fd takes without blocking. */
+void tls_close(struct tls *t, int fd);
+
+/* Bytes of memory one struct tls costs. */
+size_t tls_conn_bytes(void);
+
+#endif
