@@ -26,7 +26,7 @@ DBG_LIBS   = -lpq -lbearssl -lm
 FUZZ_CC     = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -D_DEFAULT_SOURCE -I.
 
-SRC = pgws.c http.c ws.c json.c jwt.c sha1.c base64.c db.c
+SRC = pgws.c http.c ws.c json.c jwt.c sha1.c base64.c db.c client.c
 HDR = $(filter-out pgws.h,$(SRC:.c=.h))
 
 # Dependencies: Debian source packages, fetched with apt-get through a
@@ -142,17 +142,25 @@ PACKAGES = build-essential musl-tools dpkg-dev file clang libclang-rt-14-dev \
            libpq-dev libbearssl-dev postgresql postgresql-client \
            python3 python3-websockets python3-jwt curl openssl ca-certificates \
            valgrind procps util-linux iproute2
+# Wanted but not required: the browser test says so and skips without it.
+OPTIONAL = chromium
 
 setup:
 	@missing=$$(dpkg-query -W -f '$${Package} $${Status}\n' $(PACKAGES) 2>/dev/null \
 	  | awk '$$NF != "installed" {print $$1}'; \
 	  for p in $(PACKAGES); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done); \
 	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
-	if [ -z "$${missing% }" ]; then echo "setup: all build and test packages are installed"; exit 0; fi; \
+	opt=$$(for p in $(OPTIONAL); do dpkg-query -W -f '$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -z "$${missing% }" ] && [ -z "$$opt" ]; then echo "setup: all build and test packages are installed"; exit 0; fi; \
+	if [ -z "$${missing% }" ] && [ "$$(id -u)" != 0 ]; then echo "setup: optional, for the browser test: apt-get install $$opt"; exit 0; fi; \
 	cmd="apt-get install -y --no-install-recommends $$missing"; \
 	if [ "$$(id -u)" != 0 ]; then echo "setup: as root, run: apt-get update && $$cmd" >&2; exit 1; fi; \
-	echo "setup: installing $$missing"; \
-	apt-get update -q && DEBIAN_FRONTEND=noninteractive $$cmd
+	apt-get update -q || exit 1; \
+	if [ -n "$${missing% }" ]; then echo "setup: installing $$missing"; \
+	  DEBIAN_FRONTEND=noninteractive $$cmd || exit 1; fi; \
+	if [ -n "$$opt" ]; then echo "setup: installing optional $$opt"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$opt \
+	  || echo "setup: $$opt could not be installed; the browser test will be skipped"; fi
 
 run: setup pgws
 	./run.sh

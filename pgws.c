@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "base64.h"
+#include "client.h"
 #include "db.h"
 #include "http.h"
 #include "json.h"
@@ -359,6 +360,9 @@ static void usage(FILE *f)
 	    "       pgws token [--mode r|w|rw] [--channel C]... [--exp SECONDS]\n"
 	    "                  [--claim KEY=VALUE]... [--alg HS256|HS384|HS512]\n"
 	    "                            print a token signed with PGWS_JWT_SECRET\n"
+	    "       pgws client [--count N] [--timeout S] [--header 'Name: value']...\n"
+	    "                  [--cacert FILE] URL\n"
+	    "                            websocket client: stdin lines out, messages in\n"
 	    "       pgws --help | --version\n"
 	    "\n"
 	    "Clients connect to ws://HOST:PORT/<channel>/<jwt> or /<jwt>.\n"
@@ -2103,6 +2107,8 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(argv[1], "token"))
 			return cmd_token(argc, argv);
+		if (!strcmp(argv[1], "client"))
+			return client_main(argc - 1, argv + 1);
 		fprintf(stderr, "pgws: unknown argument '%s'\n", argv[1]);
 		usage(stderr);
 		return 2;

@@ -10,7 +10,7 @@ PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail 
 
 free_port() {
 	local p
-	for p in $(shuf -i 20000-60000 -n 100); do
+	for p in $(shuf -i 15000-32000 -n 100); do
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
