@@ -15,6 +15,7 @@ if [ -z "${PGWS_DB_URI:-}" ]; then
 	echo "PGWS_DB_URI is not set: starting a throwaway PostgreSQL..."
 	pg_start || exit 1
 	export PGWS_DB_URI=$PGWS_TEST_URI
+	echo "throwaway PostgreSQL in $PG_DIR, port $PG_PORT"
 fi
 export PGWS_JWT_SECRET=${PGWS_JWT_SECRET:-development-secret-do-not-use-in-production}
 export PGWS_META_CHANNEL=${PGWS_META_CHANNEL:-server-info}
@@ -22,7 +23,7 @@ export PGWS_HOST=${PGWS_HOST:-127.0.0.1}
 export PGWS_PORT=${PGWS_PORT:-3000}
 [ -d client-example ] && export PGWS_ROOT_PATH=${PGWS_ROOT_PATH:-$PWD/client-example}
 
-TOKEN=$(./pgws token --mode rw --channel chat --channel "$PGWS_META_CHANNEL" --exp 86400 --claim user=dev)
+TOKEN=$(./pgws token --mode rw --channel chat --channel "$PGWS_META_CHANNEL" --exp 86400 --claim user=dev) || exit 1
 ./pgws &
 PID=$!
 sleep 0.5
@@ -34,7 +35,7 @@ pgws is running on port $PGWS_PORT.  A development token (mode rw, channels chat
   $TOKEN
 
 Open:   http://127.0.0.1:$PGWS_PORT/#token=$TOKEN
-Listen: ./pgws client ws://127.0.0.1:$PGWS_PORT/chat/$TOKEN   (or any websocket client)
+Listen: ./pgws client ws://127.0.0.1:$PGWS_PORT/chat/$TOKEN
 Send from SQL:
   psql '$PGWS_DB_URI' -c "SELECT pg_notify('postgres-websockets-listener', json_build_object('channel','chat','payload','hello from SQL')::text)"
 
