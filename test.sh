@@ -75,9 +75,13 @@ suite cli tests/cli.sh ./pgws
 for f in tests/test_*.py; do
 	n=$(basename "$f" .py)
 	PGWS_BIN=./pgws suite "$n" $PY "$f"
+	# The browser drives the same server code; once is enough.
+	[ "$n" = test_browser ] && continue
 	PGWS_BIN=./pgws-debug ASAN_OPTIONS=detect_leaks=1 suite "$n-asan" $PY "$f"
 done
 [ -x tests/db_test.sh ] && suite db_test tests/db_test.sh
+suite run_test tests/run_test.sh
+[ -x tests/valgrind.sh ] && suite valgrind tests/valgrind.sh
 if [ -f tests/jwt_cross.py ]; then
 	cc -std=c11 -D_DEFAULT_SOURCE -I. -o build/jwt_tool tests/jwt_tool.c -lbearssl -lm \
 	    && suite jwt_cross $PY tests/jwt_cross.py build/jwt_tool
