@@ -494,6 +494,7 @@ static int nfree;
 static int *dirty;
 static int ndirty;
 static int nactive, nws;
+static int conn_hiwater;        /* no slot at or above this was ever used */
 
 static struct chan **chans;
 static uint32_t chan_buckets = 1024, nchans;
@@ -1638,8 +1639,11 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 		close(fd);
 		return;
 	}
-	struct conn *c = &conns[free_slots[--nfree]];
+	int slot = free_slots[--nfree];
+	struct conn *c = &conns[slot];
 	uint32_t gen = c->gen + 1;
+	if (slot >= conn_hiwater)
+		conn_hiwater = slot + 1;
 	memset(c, 0, sizeof *c);
 	c->gen = gen ? gen : 1;
 	c->fd = fd;
@@ -1882,7 +1886,7 @@ static void serve(void)
 		t = db_timeout(now);
 		if (t >= 0 && (timeout < 0 || t < timeout))
 			timeout = t;
-		for (int i = 0; i < cfg.max_connections; i++) {
+		for (int i = 0; i < conn_hiwater; i++) {
 			struct conn *c = &conns[i];
 			if (c->fd < 0)
 				continue;
