@@ -851,6 +851,97 @@ async def test_no_cross_channel_leak():
             await ws.close()
 
 
+# ---------------------------------------------------------------- pipelines
+
+def test_pipeline_flood():
+    """Hundreds of pipelined requests in one write, static files among
+    them: every one is answered, in order, then the connection closes."""
+    import tempfile
+    root = tempfile.mkdtemp(prefix="pgws-abuse-")
+    with open(root + "/index.html", "w") as f:
+        f.write("<p>index</p>")
+    with open(root + "/big.txt", "w") as f:
+        f.write("b" * 200000)
+    kinds = [b"GET /health", b"GET /", b"HEAD /big.txt", b"GET /missing",
+             b"GET /metrics", b"GET /big.txt"]
+    with Server(PGWS_ROOT_PATH=root, PGWS_HANDSHAKE_TIMEOUT=3) as srv:
+        for name, reqs in (("no file bodies", [k for k in kinds if k in (
+                               b"GET /health", b"HEAD /big.txt", b"GET /missing")] * 100),
+                           ("with file bodies", kinds * 50)):
+            data = b"".join(k + b" HTTP/1.1\r\nHost: x\r\n\r\n" for k in reqs)
+            data += b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            s = connect(srv, 5)
+            s.sendall(data)
+            out, eof, t0 = b"", False, time.time()
+            s.settimeout(2)
+            try:
+                while time.time() - t0 < 6:
+                    b = s.recv(1 << 20)
+                    if not b:
+                        eof = True
+                        break
+                    out += b
+            except (socket.timeout, ConnectionResetError):
+                pass
+            s.close()
+            n = len(re.findall(rb"HTTP/1\.1 [0-9]{3} ", out))
+            check(n == len(reqs) + 1 and eof,
+                  "%d pipelined requests (%s): %d answered, eof %s in %.1fs"
+                  % (len(reqs) + 1, name, n, eof, time.time() - t0))
+        check(health(srv) == 200, "/health after the pipelines")
+
+
+# ---------------------------------------------------------------- routing
+
+def test_routing_edges():
+    """Notifications that are valid JSON objects with a string channel go to
+    that channel and nowhere else, however deep or long; everything else
+    goes to the listen-channel-named channel only."""
+    with Server() as srv:
+        lc = Raw(srv.port, "/" + LISTEN + "/" + token({"mode": "r", "channel": LISTEN}))
+        check(lc.status == 101, "reader of the listen-channel-named channel")
+
+        def route(what, name, payload):
+            rd = Raw(srv.port, "/" + token({"mode": "r", "channel": name}))
+            if not check(rd.status == 101, what + ": reader upgraded (%s)" % rd.status):
+                return
+            psql("SELECT pg_notify(%s, %s)" % (lit(LISTEN), lit(payload)))
+            f = recv_data(rd, 1.5)
+            g = recv_data(lc, 0.3)
+            check(f is not None and f[1] == payload.encode(),
+                  what + ": delivered to its channel (got %r)" % (f and f[1][:40],))
+            check(g is None, what + ": not to the listen-channel readers "
+                  "(got %r)" % (g and g[1][:40],))
+            rd.close()
+
+        for d in (10, 63, 64, 100):
+            route("object with a %d-deep member" % d, "deep",
+                  '{"channel":"deep","x":%s%s}' % ("[" * d, "]" * d))
+        route("channel of 300 plain bytes", "x" * 300,
+              json.dumps({"channel": "x" * 300}))
+        route("channel of 255 bytes with an escape", "\n" + "y" * 254,
+              json.dumps({"channel": "\n" + "y" * 254}))
+        route("channel of 300 bytes with an escape", "\n" + "y" * 299,
+              json.dumps({"channel": "\n" + "y" * 299}))
+        route("channel of 300 bytes with \\u00e9", "\u00e9" + "y" * 299,
+              json.dumps({"channel": "\u00e9" + "y" * 299}))
+        # a client's own message on such a channel comes back to it
+        name = 'q"' + "z" * 300
+        r = Raw(srv.port, "/" + token({"mode": "rw", "channel": name}))
+        if check(r.status == 101, "rw client on a 302-byte channel with a quote"):
+            r.send_frame(OP_TEXT, b"long")
+            f = recv_data(r, 1.5)
+            got = json.loads(f[1]) if f and f[0] == OP_TEXT else f
+            check(isinstance(got, dict) and got.get("payload") == "long" and
+                  got.get("channel") == name,
+                  "its message comes back on its channel (got %r)" % (str(got)[:60],))
+            g = recv_data(lc, 0.5)
+            check(g is None, "and not on the listen-channel-named channel (got %r)"
+                  % (g and g[1][:40],))
+            r.close()
+        lc.close()
+
+
 if __name__ == "__main__":
     if not os.environ.get("PGWS_TEST_URI"):
         sys.exit("PGWS_TEST_URI is not set (. tests/pg.sh && pg_start)")
