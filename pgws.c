@@ -42,6 +42,7 @@
 #include "db.h"
 #include "http.h"
 #include "json.h"
+#include "tls.h"
 #include "jwt.h"
 #include "ws.h"
 
@@ -333,8 +334,11 @@ static void config_load(void)
 		die2("%s is set but %s is not: TLS needs both",
 		    cfg.cert_file ? "PGWS_CERTIFICATE_FILE" : "PGWS_KEY_FILE",
 		    cfg.cert_file ? "PGWS_KEY_FILE" : "PGWS_CERTIFICATE_FILE");
-	if (cfg.cert_file)
-		die2("PGWS_CERTIFICATE_FILE: TLS is not available in this build yet");
+	if (cfg.cert_file) {
+		char err[512];
+		if (tls_setup(cfg.cert_file, cfg.key_file, err, sizeof err) < 0)
+			die2("%s", err);
+	}
 	if (!*cfg.listen_channel)
 		die2("PGWS_LISTEN_CHANNEL is empty");
 	if (cfg.meta_channel && !*cfg.meta_channel)
@@ -472,6 +476,7 @@ struct conn {
 	off_t file_off, file_end;
 	struct session *s;
 	struct ws_dec dec;
+	struct tls *tls;         /* NULL on a plain connection */
 	char addr[48];
 };
 
@@ -510,7 +515,7 @@ static int listeners[2] = { -1, -1 };
 static int nlisteners;
 static int bound_port;
 static double accept_pause;
-static volatile sig_atomic_t got_stop;
+static volatile sig_atomic_t got_stop, got_hup;
 static int stopping;
 static double stop_deadline;
 static int listener_up = 1;
@@ -621,11 +626,15 @@ static void chan_leave(struct session *s, uint32_t i)
 
 static ssize_t io_read(struct conn *c, void *buf, size_t n)
 {
+	if (c->tls)
+		return tls_read(c->tls, c->fd, buf, n);
 	return read(c->fd, buf, n);
 }
 
 static ssize_t io_writev(struct conn *c, const struct iovec *iov, int n)
 {
+	if (c->tls)
+		return tls_writev(c->tls, c->fd, iov, n);
 	return writev(c->fd, iov, n);
 }
 
@@ -708,6 +717,10 @@ static int conn_flush(struct conn *c)
 {
 	struct iovec iov[64];
 
+	if (c->tls && tls_flush(c->tls, c->fd) < 0) {
+		conn_close(c, NULL);
+		return -1;
+	}
 	while (c->oq_n) {
 		int n = 0;
 		for (uint32_t i = 0; i < c->oq_n && n < 64; i++) {
@@ -779,6 +792,8 @@ static int conn_flush(struct conn *c)
 		c->deadline = now + (double)cfg.handshake_timeout;
 	}
 	if (c->state == CS_DRAIN) {
+		if (c->tls && tls_pending(c->tls))
+			return 0;       /* records still going out */
 		conn_close(c, NULL);
 		return -1;
 	}
@@ -1622,6 +1637,11 @@ static void conn_close(struct conn *c, const char *why)
 	free(c->msg);
 	if (c->file_fd >= 0)
 		close(c->file_fd);
+	if (c->tls) {
+		tls_close(c->tls, c->fd);
+		tls_free(c->tls);
+		c->tls = NULL;
+	}
 	close(c->fd);
 	c->fd = -1;
 	c->oq = NULL;
@@ -1639,12 +1659,19 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 		close(fd);
 		return;
 	}
+	struct tls *tls = NULL;
+	if (cfg.cert_file && !(tls = tls_new())) {
+		logf_(L_WARN, "TLS: %s", strerror(errno));
+		close(fd);
+		return;
+	}
 	int slot = free_slots[--nfree];
 	struct conn *c = &conns[slot];
 	uint32_t gen = c->gen + 1;
 	if (slot >= conn_hiwater)
 		conn_hiwater = slot + 1;
 	memset(c, 0, sizeof *c);
+	c->tls = tls;
 	c->gen = gen ? gen : 1;
 	c->fd = fd;
 	c->file_fd = -1;
@@ -1830,6 +1857,16 @@ static void on_stop(int sig)
 	errno = e;
 }
 
+static void on_hup(int sig)
+{
+	int e = errno;
+	(void)sig;
+	got_hup = 1;
+	if (write(sigpipe_fd[1], "", 1) < 0)
+		errno = e;
+	errno = e;
+}
+
 static void begin_stop(void)
 {
 	stopping = 1;
@@ -1868,6 +1905,15 @@ static void serve(void)
 		wall = clock_wall();
 		if (got_stop && !stopping)
 			begin_stop();
+		if (got_hup) {
+			char err[512];
+			got_hup = 0;
+			if (cfg.cert_file && tls_reload(err, sizeof err) < 0)
+				logf_(L_ERROR, "SIGHUP: keeping the old certificate: %s", err);
+			else if (cfg.cert_file)
+				logf_(L_INFO, "SIGHUP: reloaded %s and %s",
+				    cfg.cert_file, cfg.key_file);
+		}
 		if (stopping && (nactive == 0 || now >= stop_deadline))
 			break;
 
@@ -1901,6 +1947,12 @@ static void serve(void)
 				ev |= POLLIN;
 			if (c->want_out || c->oq_n || c->state == CS_FILE)
 				ev |= POLLOUT;
+			if (c->tls) {
+				/* Plaintext already decrypted wakes no poll(). */
+				if ((ev & POLLIN) && tls_buffered(c->tls))
+					timeout = 0;
+				ev |= tls_events(c->tls);
+			}
 			if (c->dirty)
 				continue;       /* flushed below, then polled next turn */
 			pfd[n] = (struct pollfd){ c->fd, ev, 0 };
@@ -1944,6 +1996,9 @@ static void serve(void)
 		else
 			db_process(NULL, 0, now);
 		for (size_t i = 0; i < n; i++) {
+			if (who[i] >= 0 && conns[who[i]].tls &&
+			    (pfd[i].events & POLLIN) && tls_buffered(conns[who[i]].tls))
+				pfd[i].revents |= POLLIN;
 			if (!pfd[i].revents || who[i] == -2)
 				continue;
 			if (who[i] == -3) {
@@ -2159,6 +2214,8 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 
 	struct db_cfg dc = {
 		.uri = cfg.db_uri, .channel = cfg.listen_channel,
