@@ -1889,17 +1889,146 @@ static void begin_stop(void)
 /* ------------------------------------------------------------------ */
 /* The loop                                                            */
 
+/*
+ * The readiness backend.  Each turn the loop declares what it waits for
+ * with ev_add, sleeps in ev_wait and walks the ready entries with their
+ * owner (WHO_* or a connection slot).  This is poll(2); an epoll backend
+ * would keep these three calls and the loop above them unchanged.
+ */
+enum { WHO_SIGNAL = -3, WHO_DB = -2, WHO_LISTENER = -1 };
+
+static struct pollfd *ev_pfd;
+static int *ev_who;
+static size_t ev_n, ev_cap;
+
+static void ev_add(int fd, short events, int who)
+{
+	ev_pfd[ev_n] = (struct pollfd){ fd, events, 0 };
+	ev_who[ev_n++] = who;
+}
+
+static int ev_wait(double timeout)
+{
+	int ms = timeout < 0 ? -1 : (int)ceil(timeout * 1000);
+	return poll(ev_pfd, ev_n, ms);
+}
+
+/* Writes out what connections queued since the last call: one writev each. */
+static void flush_dirty(void)
+{
+	for (int i = 0; i < ndirty; i++) {
+		struct conn *c = &conns[dirty[i]];
+		if (c->fd >= 0 && c->dirty) {
+			c->dirty = 0;
+			conn_flush(c);
+		}
+	}
+	ndirty = 0;
+}
+
+static void min_timeout(double *timeout, double t)
+{
+	if (t >= 0 && (*timeout < 0 || t < *timeout))
+		*timeout = t;
+}
+
+/*
+ * Runs the timers and declares every descriptor's interest, derived from
+ * its state.  Returns how long the loop may sleep (-1: until an event).
+ */
+static double loop_prepare(size_t *db_first, size_t *db_n)
+{
+	double timeout = -1;
+
+	ev_n = 0;
+	ev_add(sigpipe_fd[0], POLLIN, WHO_SIGNAL);
+	if (now >= accept_pause)
+		for (int i = 0; i < nlisteners; i++)
+			ev_add(listeners[i], POLLIN, WHO_LISTENER);
+	else
+		min_timeout(&timeout, accept_pause - now);
+	*db_first = ev_n;
+	*db_n = db_pollfds(ev_pfd + ev_n, ev_cap - ev_n);
+	for (size_t i = 0; i < *db_n; i++)
+		ev_who[ev_n++] = WHO_DB;
+	min_timeout(&timeout, db_timeout(now));
+	for (int i = 0; i < conn_hiwater; i++) {
+		struct conn *c = &conns[i];
+		if (c->fd < 0)
+			continue;
+		double t = conn_timers(c);
+		if (c->fd < 0)
+			continue;
+		min_timeout(&timeout, t);
+		short ev = 0;
+		if (c->state == CS_HTTP || c->state == CS_WS ||
+		    c->state == CS_CLOSING)
+			ev |= POLLIN;
+		if (c->want_out || c->oq_n || c->state == CS_FILE)
+			ev |= POLLOUT;
+		if (c->tls) {
+			/* Plaintext already decrypted wakes no poll(). */
+			if ((ev & POLLIN) && tls_buffered(c->tls))
+				timeout = 0;
+			ev |= tls_events(c->tls);
+		}
+		/* Output the timers queued is flushed below, polled next turn. */
+		if (!c->dirty)
+			ev_add(c->fd, ev, i);
+	}
+	if (stopping)
+		min_timeout(&timeout, stop_deadline - now);
+	if (ndirty) {
+		flush_dirty();
+		timeout = 0;
+	}
+	return timeout;
+}
+
+static void loop_dispatch(size_t db_first, size_t db_n)
+{
+	db_process(db_n ? ev_pfd + db_first : NULL, db_n, now);
+	for (size_t i = 0; i < ev_n; i++) {
+		struct pollfd *p = &ev_pfd[i];
+		int who = ev_who[i];
+
+		if (who >= 0 && conns[who].tls && (p->events & POLLIN) &&
+		    tls_buffered(conns[who].tls))
+			p->revents |= POLLIN;
+		if (!p->revents || who == WHO_DB)
+			continue;
+		if (who == WHO_SIGNAL) {
+			char drain[64];
+			while (read(sigpipe_fd[0], drain, sizeof drain) > 0)
+				;
+			continue;
+		}
+		if (who == WHO_LISTENER) {
+			if (!stopping)
+				accept_all(p->fd);
+			continue;
+		}
+		struct conn *c = &conns[who];
+		if (c->fd != p->fd)
+			continue;       /* closed (and maybe reused) this turn */
+		if (p->revents & (POLLIN | POLLHUP | POLLERR))
+			conn_read(c);
+		if (c->fd >= 0 && (p->revents & POLLOUT))
+			conn_flush(c);
+	}
+	/* One writev per connection that got output this turn. */
+	flush_dirty();
+}
+
 static void serve(void)
 {
-	size_t cap = (size_t)cfg.max_connections + 64;
-	struct pollfd *pfd = calloc(cap, sizeof *pfd);
-	int *who = calloc(cap, sizeof *who);
-
-	if (!pfd || !who)
+	ev_cap = (size_t)cfg.max_connections + (size_t)cfg.pool_size + 16;
+	ev_pfd = calloc(ev_cap, sizeof *ev_pfd);
+	ev_who = calloc(ev_cap, sizeof *ev_who);
+	if (!ev_pfd || !ev_who)
 		die2("out of memory");
 	for (;;) {
-		size_t n = 0, ndb;
-		double timeout = -1, t;
+		size_t db_first, db_n;
 
 		now = clock_mono();
 		wall = clock_wall();
@@ -1916,68 +2045,8 @@ static void serve(void)
 		}
 		if (stopping && (nactive == 0 || now >= stop_deadline))
 			break;
-
-		pfd[n] = (struct pollfd){ sigpipe_fd[0], POLLIN, 0 };
-		who[n++] = -3;
-		if (now >= accept_pause)
-			for (int i = 0; i < nlisteners; i++) {
-				pfd[n] = (struct pollfd){ listeners[i], POLLIN, 0 };
-				who[n++] = -1;
-			}
-		else
-			timeout = accept_pause - now;
-		ndb = db_pollfds(pfd + n, 16);
-		for (size_t i = 0; i < ndb; i++)
-			who[n++] = -2;
-		t = db_timeout(now);
-		if (t >= 0 && (timeout < 0 || t < timeout))
-			timeout = t;
-		for (int i = 0; i < conn_hiwater; i++) {
-			struct conn *c = &conns[i];
-			if (c->fd < 0)
-				continue;
-			t = conn_timers(c);
-			if (c->fd < 0)
-				continue;
-			if (t >= 0 && (timeout < 0 || t < timeout))
-				timeout = t;
-			short ev = 0;
-			if (c->state == CS_HTTP || c->state == CS_WS ||
-			    c->state == CS_CLOSING)
-				ev |= POLLIN;
-			if (c->want_out || c->oq_n || c->state == CS_FILE)
-				ev |= POLLOUT;
-			if (c->tls) {
-				/* Plaintext already decrypted wakes no poll(). */
-				if ((ev & POLLIN) && tls_buffered(c->tls))
-					timeout = 0;
-				ev |= tls_events(c->tls);
-			}
-			if (c->dirty)
-				continue;       /* flushed below, then polled next turn */
-			pfd[n] = (struct pollfd){ c->fd, ev, 0 };
-			who[n++] = i;
-		}
-		if (stopping) {
-			t = stop_deadline - now;
-			if (timeout < 0 || t < timeout)
-				timeout = t;
-		}
-		/* Output queued by the timers goes out before we sleep. */
-		for (int i = 0; i < ndirty; i++) {
-			struct conn *c = &conns[dirty[i]];
-			if (c->fd >= 0 && c->dirty) {
-				c->dirty = 0;
-				conn_flush(c);
-			}
-		}
-		if (ndirty) {
-			ndirty = 0;
-			timeout = 0;
-		}
-
-		int ms = timeout < 0 ? -1 : (int)ceil(timeout * 1000);
-		int rc = poll(pfd, n, ms);
+		double timeout = loop_prepare(&db_first, &db_n);
+		int rc = ev_wait(timeout);
 		now = clock_mono();
 		wall = clock_wall();
 		if (rc < 0) {
@@ -1986,54 +2055,12 @@ static void serve(void)
 			logf_(L_ERROR, "poll: %s", strerror(errno));
 			exit(1);
 		}
-		size_t dbi = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (who[i] == -2 && !dbi)
-				dbi = i + 1;
-		}
-		if (dbi)
-			db_process(pfd + dbi - 1, ndb, now);
-		else
-			db_process(NULL, 0, now);
-		for (size_t i = 0; i < n; i++) {
-			if (who[i] >= 0 && conns[who[i]].tls &&
-			    (pfd[i].events & POLLIN) && tls_buffered(conns[who[i]].tls))
-				pfd[i].revents |= POLLIN;
-			if (!pfd[i].revents || who[i] == -2)
-				continue;
-			if (who[i] == -3) {
-				char drain[64];
-				while (read(sigpipe_fd[0], drain, sizeof drain) > 0)
-					;
-				continue;
-			}
-			if (who[i] == -1) {
-				if (!stopping)
-					accept_all(pfd[i].fd);
-				continue;
-			}
-			struct conn *c = &conns[who[i]];
-			if (c->fd != pfd[i].fd)
-				continue;
-			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
-				conn_read(c);
-			if (c->fd >= 0 && (pfd[i].revents & POLLOUT))
-				conn_flush(c);
-		}
-		/* One writev per connection that got output this turn. */
-		for (int i = 0; i < ndirty; i++) {
-			struct conn *c = &conns[dirty[i]];
-			if (c->fd >= 0 && c->dirty) {
-				c->dirty = 0;
-				conn_flush(c);
-			}
-		}
-		ndirty = 0;
+		loop_dispatch(db_first, db_n);
 	}
-	for (int i = 0; i < cfg.max_connections; i++)
+	for (int i = 0; i < conn_hiwater; i++)
 		conn_close(&conns[i], NULL);
-	free(pfd);
-	free(who);
+	free(ev_pfd);
+	free(ev_who);
 	logf_(L_INFO, "stopped");
 }
 
