@@ -135,7 +135,7 @@ http_parse(const char *buf, size_t len, struct http_req *r)
 		 * head can no longer be valid, so say so now.
 		 */
 		if (r->nhdr == HTTP_MAX_HEADERS)
-			return -1;
+			return -3;
 
 		/*
 		 * The name must start the line: this also rejects obsolete

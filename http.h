@@ -38,7 +38,8 @@ struct http_seg {
  * Parses one request head (request line, header lines, empty line) from the
  * caller's buf[0..len) into the caller's r, whose slices then point into
  * buf.  Returns the number of bytes consumed (> 0) once the head is
- * complete, -2 when more bytes are needed, -1 when it is malformed; r is
+ * complete, -2 when more bytes are needed, -1 when it is malformed, -3 when
+ * it has more than HTTP_MAX_HEADERS header lines (a 431, not a 400); r is
  * only meaningful after a positive return.
  *
  * Grammar, strict on purpose: method is 1*tchar; exactly one SP; target is
@@ -48,7 +49,7 @@ struct http_seg {
  * the request line are skipped (RFC 9112 section 2.2).  A header line is
  * 1*tchar, ':' with no whitespace before it, then a value made of SP, HTAB,
  * 0x21-0x7e and 0x80-0xff.  A line starting with SP or HTAB (obsolete line
- * folding) and more than HTTP_MAX_HEADERS header lines are malformed.
+ * folding) is malformed.
  *
  * Calling again with a longer prefix of the same input gives the same final
  * answer: a prefix of a valid head always gives -2, and an error may be

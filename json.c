@@ -324,14 +324,17 @@ type_of(char c)
  * Scans one value starting exactly at s[i], bounded by n, with at most
  * maxdepth containers open at once.  Returns the index just past the value
  * and its type in *t, or 0 if it is malformed.  Open containers live in a
- * 64-bit stack, one bit each (1 for an object), which is what bounds
- * JSON_MAX_DEPTH; no recursion means no stack to exhaust.
+ * bit stack, one bit each (1 for an object), of JSON_MAX_DEPTH bits; no
+ * recursion means no stack to exhaust.
  */
+#define TOP_IS_OBJ(objs, depth) \
+	((objs[((depth) - 1) / 64] >> (((depth) - 1) % 64)) & 1)
+
 static size_t
 scan_value(const char *s, size_t n, size_t i, unsigned maxdepth,
     enum json_type *t)
 {
-	uint64_t objs = 0;
+	uint64_t objs[(JSON_MAX_DEPTH + 63) / 64];
 	unsigned depth = 0;
 	int esc;
 
@@ -346,14 +349,17 @@ value:
 	case '[':
 		if (depth == maxdepth)
 			return 0;
-		objs = objs << 1 | (s[i] == '{');
+		if (s[i] == '{')
+			objs[depth / 64] |= (uint64_t)1 << (depth % 64);
+		else
+			objs[depth / 64] &= ~((uint64_t)1 << (depth % 64));
 		depth++;
 		i = skip_ws(s, n, i + 1);
-		if (i < n && s[i] == ((objs & 1) ? '}' : ']')) {
+		if (i < n && s[i] == (TOP_IS_OBJ(objs, depth) ? '}' : ']')) {
 			i++;
 			goto close;
 		}
-		if (objs & 1)
+		if (TOP_IS_OBJ(objs, depth))
 			goto member;
 		goto value;
 	case '"':
@@ -383,15 +389,14 @@ after:
 		return 0;
 	if (s[i] == ',') {
 		i = skip_ws(s, n, i + 1);
-		if (objs & 1)
+		if (TOP_IS_OBJ(objs, depth))
 			goto member;
 		goto value;
 	}
-	if (s[i] != ((objs & 1) ? '}' : ']'))
+	if (s[i] != (TOP_IS_OBJ(objs, depth) ? '}' : ']'))
 		return 0;
 	i++;
 close:
-	objs >>= 1;
 	depth--;
 	goto after;
 member:

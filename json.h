@@ -26,7 +26,13 @@ struct json_val {
 	enum json_type type;
 };
 
-#define JSON_MAX_DEPTH 64   /* arrays and objects nested deeper are refused */
+/*
+ * Arrays and objects nested deeper are refused.  A NOTIFY payload (under
+ * 8000 bytes) cannot nest deeper than 4000, so every payload PostgreSQL can
+ * carry is routed by what it is, not by how deep it nests; the scanner's
+ * bit stack costs JSON_MAX_DEPTH / 8 bytes of C stack.
+ */
+#define JSON_MAX_DEPTH 4096
 
 /*
  * Validates all n bytes of s as one JSON text (whitespace around the value

@@ -460,6 +460,7 @@ struct conn {
 	unsigned char keepalive;
 	unsigned char dirty;    /* in the flush list this turn */
 	unsigned char want_out; /* last write hit EAGAIN */
+	unsigned char reparse;  /* c->in holds requests to parse */
 	double deadline;        /* handshake, keep-alive or close timeout */
 	double last_rx;
 	double next_ping;
@@ -500,6 +501,7 @@ static int *dirty;
 static int ndirty;
 static int nactive, nws;
 static int conn_hiwater;        /* no slot at or above this was ever used */
+static int nreparse;            /* connections with reparse set */
 
 static struct chan **chans;
 static uint32_t chan_buckets = 1024, nchans;
@@ -656,6 +658,7 @@ static void mark_dirty(struct conn *c)
  * having too much queued (the reference is not taken then).
  */
 static int conn_flush(struct conn *c);
+static void http_input(struct conn *c);
 
 static int conn_send(struct conn *c, struct msg *m)
 {
@@ -790,6 +793,15 @@ static int conn_flush(struct conn *c)
 		c->file_fd = -1;
 		c->state = c->keepalive ? CS_HTTP : CS_DRAIN;
 		c->deadline = now + (double)cfg.handshake_timeout;
+		/*
+		 * Requests pipelined behind the file waited in c->in; the
+		 * loop parses them next (not from here, which could recurse
+		 * once per pipelined request).
+		 */
+		if (c->state == CS_HTTP && c->in_len) {
+			c->reparse = 1;
+			nreparse++;
+		}
 	}
 	if (c->state == CS_DRAIN) {
 		if (c->tls && tls_pending(c->tls))
@@ -950,9 +962,10 @@ void db_on_publish_failed(uint64_t tag, const char *why)
 /* A notification from the database: route, frame once, fan out. */
 void db_on_notify(const char *payload, size_t len)
 {
+	/* An unescaped channel name is never longer than its payload. */
+	static char buf[8192];
 	const char *ch;
 	size_t chlen;
-	char buf[256];
 	struct chan *c;
 
 	st.notifies++;
@@ -1424,6 +1437,12 @@ static void http_input(struct conn *c)
 			}
 			return;
 		}
+		if (n == -3) {
+			c->keepalive = 0;
+			respond_text(c, NULL, 431, "Too many header fields\n", NULL);
+			c->in_len = 0;
+			return;
+		}
 		if (n < 0) {
 			c->keepalive = 0;
 			respond_text(c, NULL, 400, "Bad Request\n", NULL);
@@ -1648,6 +1667,10 @@ static void conn_close(struct conn *c, const char *why)
 	c->in = NULL;
 	c->msg = NULL;
 	c->dirty = 0;
+	if (c->reparse) {
+		c->reparse = 0;
+		nreparse--;
+	}
 	nactive--;
 	free_slots[nfree++] = (int)(c - conns);
 }
@@ -1956,6 +1979,13 @@ static double loop_prepare(size_t *db_first, size_t *db_n)
 		struct conn *c = &conns[i];
 		if (c->fd < 0)
 			continue;
+		if (c->reparse) {
+			c->reparse = 0;
+			nreparse--;
+			http_input(c);
+			if (c->fd < 0)
+				continue;
+		}
 		double t = conn_timers(c);
 		if (c->fd < 0)
 			continue;
@@ -1982,6 +2012,8 @@ static double loop_prepare(size_t *db_first, size_t *db_n)
 		flush_dirty();
 		timeout = 0;
 	}
+	if (nreparse)
+		timeout = 0;
 	return timeout;
 }
 
