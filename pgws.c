@@ -1072,7 +1072,8 @@ static void respond(struct conn *c, const struct http_req *r, int status,
 		}
 		logf_(L_INFO, "%s \"%.*s %.*s%s\" %d %zu %.3fms", c->addr,
 		    (int)r->method_len, r->method, (int)tl, r->target, redacted,
-		    status, bl, (now - c->t0) * 1000);
+		    status, r->method_len == 4 && !memcmp(r->method, "HEAD", 4) ?
+		    (size_t)0 : blen, (now - c->t0) * 1000);
 	}
 	if (c->state == CS_HTTP && !c->keepalive)
 		c->state = CS_DRAIN;
@@ -1269,7 +1270,7 @@ static void ws_upgrade(struct conn *c, const struct http_req *r)
 {
 	const struct http_hdr *h;
 	char accept[WS_ACCEPT_LEN + 1];
-	char asked[512];
+	static char asked[8192];        /* a channel can be as long as a head */
 	long asked_len = -1;
 	const char *tok = NULL;
 	size_t toklen = 0;
