@@ -11,6 +11,12 @@
  * the state and from whether output is pending.  After the close frames
  * are exchanged the client waits briefly for the server to end the TCP
  * connection, as RFC 6455 section 7.1.1 asks of clients.
+ *
+ * For wss:// a BearSSL client engine from tls.c sits between the loop and
+ * the socket: sock_read() and sock_write() call tls_read()/tls_writev()
+ * instead of recv()/send(), and the engine adds what it needs to the poll
+ * events.  The TLS handshake runs inside those calls, before the HTTP
+ * request can go out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,11 +31,13 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base64.h"
 #include "client.h"
+#include "tls.h"
 #include "ws.h"
 
 /* Exit statuses; see client.h. */
@@ -81,6 +89,8 @@ struct cl {
 
 	enum state state;
 	int fd;
+	struct tls *tls;        /* wss:// engine, else NULL */
+	int tls_up;             /* the TLS handshake is done */
 	struct addrinfo *ai, *cur;
 	int cerr;               /* errno of the last failed connect */
 	double deadline;        /* --timeout instant, 0 none */
@@ -240,14 +250,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: pgws client [--count N] [--timeout S] [--header 'Name: value']...\n"
-	    "                   [--cacert FILE] ws://host[:port]/path\n"
+	    "                   [--cacert FILE] ws[s]://host[:port]/path\n"
 	    "Sends each line of standard input as a text message and prints each\n"
 	    "message received as a line.  At the end of standard input it closes\n"
 	    "with 1000, unless --count is given: then it waits for N messages.\n"
 	    "  --count N      exit 0 after N messages were received\n"
 	    "  --timeout S    give up after S seconds in all (exit 4)\n"
 	    "  --header H     add a request header, e.g. 'Authorization: Bearer ...'\n"
-	    "  --cacert FILE  CA certificates (PEM) for wss://\n"
+	    "  --cacert FILE  CA certificates (PEM) the server's certificate must\n"
+	    "                 chain to; required for wss://\n"
 	    "Exit: 0 normal close or --count reached, 1 other close code (printed\n"
 	    "as 'closed: CODE REASON' on stderr), 2 usage, 3 connection or\n"
 	    "handshake failure, 4 timeout.\n");
@@ -698,6 +709,37 @@ static int sock_ended(struct cl *c, const char *why)
 	return c->result;
 }
 
+/*
+ * The socket or the TLS engine failed with errno e; returns the exit
+ * status.  A TLS failure is explained by BearSSL's error code, which is
+ * how a certificate that does not verify gets named; before the handshake
+ * is done it is a connection failure like a refused connect.
+ */
+static int sock_failed(struct cl *c, int e)
+{
+	char txt[96], why[160];
+	int te;
+
+	if (!c->tls || e != EPROTO || !(te = tls_error(c->tls)))
+		return sock_ended(c, strerror(e));
+	tls_error_text(te, txt, sizeof txt);
+	if (!c->tls_up) {
+		fprintf(stderr, "pgws client: TLS handshake failed: %s (BearSSL error %d)\n",
+		    txt, te);
+		return ST_CONNECT;
+	}
+	snprintf(why, sizeof why, "TLS error: %s (BearSSL error %d)", txt, te);
+	return sock_ended(c, why);
+}
+
+/* recv() through the TLS engine when there is one. */
+static ssize_t sock_recv(struct cl *c, void *buf, size_t n)
+{
+	if (c->tls)
+		return tls_read(c->tls, c->fd, buf, n);
+	return recv(c->fd, buf, n, 0);
+}
+
 /* Reads from the socket; returns ST_CONT or an exit status. */
 static int sock_read(struct cl *c)
 {
@@ -705,16 +747,16 @@ static int sock_read(struct cl *c)
 	ssize_t n;
 
 	if (c->state == S_HEAD) {
-		n = recv(c->fd, c->head + c->head_len, sizeof c->head - c->head_len, 0);
+		n = sock_recv(c, c->head + c->head_len, sizeof c->head - c->head_len);
 	} else if (c->state == S_BODY) {
-		n = recv(c->fd, c->body + c->body_len, sizeof c->body - c->body_len, 0);
+		n = sock_recv(c, c->body + c->body_len, sizeof c->body - c->body_len);
 	} else {
-		n = recv(c->fd, buf, sizeof buf, 0);
+		n = sock_recv(c, buf, sizeof buf);
 	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return ST_CONT;
-		return sock_ended(c, strerror(errno));
+		return sock_failed(c, errno);
 	}
 	if (n == 0)
 		return sock_ended(c, NULL);
@@ -737,23 +779,38 @@ static int sock_read(struct cl *c)
 	}
 }
 
-/* Sends pending output; returns ST_CONT or an exit status. */
+/*
+ * Sends pending output, and with TLS the engine's pending records (our
+ * handshake messages among them); returns ST_CONT or an exit status.
+ * The engine takes no plaintext until its handshake is done: EAGAIN then
+ * leaves the output queued for a later call.
+ */
 static int sock_write(struct cl *c)
 {
 	struct obuf *o = &c->out;
+	struct iovec iov;
 	ssize_t n;
 
 	while (o->off < o->len) {
-		n = send(c->fd, o->p + o->off, o->len - o->off, MSG_NOSIGNAL);
+		if (c->tls) {
+			iov.iov_base = o->p + o->off;
+			iov.iov_len = o->len - o->off;
+			if ((n = tls_writev(c->tls, c->fd, &iov, 1)) > 0)
+				c->tls_up = 1;
+		} else {
+			n = send(c->fd, o->p + o->off, o->len - o->off, MSG_NOSIGNAL);
+		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return ST_CONT;
+				break;
 			if (errno == EINTR)
 				continue;
-			return sock_ended(c, strerror(errno));
+			return sock_failed(c, errno);
 		}
 		o->off += (size_t)n;
 	}
+	if (c->tls && tls_flush(c->tls, c->fd) < 0)
+		return sock_failed(c, errno);
 	return ST_CONT;
 }
 
@@ -884,7 +941,7 @@ static int loop(struct cl *c)
 {
 	struct pollfd pfd[2];
 	double now, wake;
-	int rc, ms;
+	int rc, ms, buffered;
 
 	for (;;) {
 		now = mono();
@@ -909,10 +966,30 @@ static int loop(struct cl *c)
 		if (wake)
 			ms = wake - now > 60 ? 60000 : (int)((wake - now) * 1000) + 1;
 
+		/*
+		 * The TLS engine says itself when it has records to send.  Our
+		 * output, which it takes only after the handshake, is offered
+		 * before every poll instead: asking POLLOUT for it would spin
+		 * while the engine waits for the server.  Plaintext the engine
+		 * already decrypted is invisible to poll(): do not wait then.
+		 */
+		buffered = 0;
+		if (c->tls && c->state != S_CONNECT) {
+			if (c->out.off < c->out.len && (rc = sock_write(c)) != ST_CONT)
+				return rc;
+			if ((buffered = tls_buffered(c->tls)))
+				ms = 0;
+		}
 		pfd[0].fd = c->fd;
-		pfd[0].events = c->state == S_CONNECT ? POLLOUT : POLLIN;
-		if (c->state != S_CONNECT && c->out.off < c->out.len)
-			pfd[0].events |= POLLOUT;
+		if (c->state == S_CONNECT) {
+			pfd[0].events = POLLOUT;
+		} else if (c->tls) {
+			pfd[0].events = POLLIN | tls_events(c->tls);
+		} else {
+			pfd[0].events = POLLIN;
+			if (c->out.off < c->out.len)
+				pfd[0].events |= POLLOUT;
+		}
 		pfd[1].fd = c->state == S_OPEN && c->in_open &&
 		    c->out.len - c->out.off < OUT_HIGH ? 0 : -1;
 		pfd[1].events = POLLIN;
@@ -928,10 +1005,11 @@ static int loop(struct cl *c)
 				return rc;
 			continue;
 		}
-		if ((pfd[0].revents & (POLLOUT | POLLERR)) && c->out.off < c->out.len &&
+		if ((pfd[0].revents & (POLLOUT | POLLERR)) &&
+		    (c->tls || c->out.off < c->out.len) &&
 		    (rc = sock_write(c)) != ST_CONT)
 			return rc;
-		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		if (((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) || buffered) &&
 		    (rc = sock_read(c)) != ST_CONT)
 			return rc;
 		if (pfd[1].revents && c->state == S_OPEN &&
@@ -945,7 +1023,7 @@ int client_main(int argc, char **argv)
 	struct cl *c;
 	struct addrinfo hints;
 	const char *url = NULL, *cacert = NULL;
-	char *end;
+	char *end, err[512];
 	int rc, i, g;
 
 	if (!(c = calloc(1, sizeof *c)) ||
@@ -1002,11 +1080,20 @@ int client_main(int argc, char **argv)
 	}
 	if (url_parse(url, &c->u) < 0)
 		goto out;
-	/* TLS is not wired into the client yet; see the README. */
+	/*
+	 * No default trust store: a static binary has no fixed place to find
+	 * one, and a client that silently trusted anything would be worse.
+	 */
 	if (c->u.tls) {
-		(void)cacert;
-		fprintf(stderr, "pgws client: wss:// is not supported in this build\n");
-		goto out;
+		if (!cacert) {
+			fprintf(stderr, "pgws client: wss:// needs --cacert FILE, "
+			    "the CA certificates (PEM) to verify the server with\n");
+			goto out;
+		}
+		if (!(c->tls = tls_client_new(cacert, c->u.host, err, sizeof err))) {
+			fprintf(stderr, "pgws client: %s\n", err);
+			goto out;
+		}
 	}
 
 	if (c->timeout)
@@ -1029,6 +1116,12 @@ int client_main(int argc, char **argv)
 		rc = loop(c);
 out:
 	fflush(stdout);
+	if (c->tls) {
+		/* close_notify, as far as the socket takes it without waiting. */
+		if (c->fd >= 0 && c->state != S_CONNECT)
+			tls_close(c->tls, c->fd);
+		tls_free(c->tls);
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->ai)

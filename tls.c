@@ -3,9 +3,10 @@
  *
  * This is its own file because it stands on its own: it knows nothing of
  * HTTP, websockets or the database, only how to load a certificate and key
- * with BearSSL's decoders and how to drive a BearSSL engine over a
- * non-blocking socket.  pgws.c sees five read()/writev()-like calls and an
- * opaque struct; BearSSL's types stay in here.
+ * with BearSSL's decoders, how to check a server's certificate for the
+ * client, and how to drive a BearSSL engine over a non-blocking socket.
+ * pgws.c and client.c see read()/writev()-like calls and an opaque
+ * struct; BearSSL's types stay in here.
  *
  * BearSSL never touches a socket.  The engine is a state machine that says,
  * through br_ssl_engine_current_state(), which of four things it can do
@@ -14,6 +15,7 @@
  * (RECVAPP).  Every function below is a loop that does whichever of those
  * the caller's request needs until the socket would block.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <bearssl.h>
@@ -65,9 +68,23 @@ struct pair {
 #define OUT_PLAIN       4096
 #define OUT_BUF         (OUT_PLAIN + BR_SSL_BUFSIZE_OUTPUT - 16384)
 
+struct verifier;
+static void verifier_free(struct verifier *v);
+
+/*
+ * One engine, server or client.  Both contexts begin with the engine the
+ * I/O functions drive, so these functions work through eng and never ask
+ * which side they serve; the client-only parts live behind v so a server
+ * connection pays 16 bytes for the choice and nothing more.
+ */
 struct tls {
-	br_ssl_server_context sc;
-	struct pair *pair;
+	union {
+		br_ssl_server_context sc;
+		br_ssl_client_context cc;
+	} u;
+	br_ssl_engine_context *eng;     /* &u.sc.eng or &u.cc.eng */
+	struct pair *pair;              /* server side, else NULL */
+	struct verifier *v;             /* client side, else NULL */
 	int dead;                       /* errno of a socket failure, or 0 */
 	unsigned char ibuf[BR_SSL_BUFSIZE_INPUT];
 	unsigned char obuf[OUT_BUF];
@@ -559,7 +576,7 @@ static void seed(br_ssl_engine_context *eng)
  */
 static void engine_init(struct tls *t)
 {
-	br_ssl_server_context *sc = &t->sc;
+	br_ssl_server_context *sc = &t->u.sc;
 	br_ssl_engine_context *eng = &sc->eng;
 	const struct pair *p = t->pair;
 
@@ -606,11 +623,13 @@ struct tls *tls_new(void)
 	}
 	if (!(t = malloc(sizeof *t)))
 		return NULL;
+	t->eng = &t->u.sc.eng;
 	t->pair = cur;
+	t->v = NULL;
 	t->dead = 0;
 	engine_init(t);
-	seed(&t->sc.eng);
-	if (!br_ssl_server_reset(&t->sc)) {
+	seed(t->eng);
+	if (!br_ssl_server_reset(&t->u.sc)) {
 		wipe(t, sizeof *t);
 		free(t);
 		errno = EIO;
@@ -625,6 +644,7 @@ void tls_free(struct tls *t)
 	if (!t)
 		return;
 	pair_unref(t->pair);
+	verifier_free(t->v);
 	wipe(t, sizeof *t);
 	free(t);
 }
@@ -637,19 +657,20 @@ void tls_free(struct tls *t)
 static int send_some(struct tls *t, int fd)
 {
 	size_t len;
-	unsigned char *b = br_ssl_engine_sendrec_buf(&t->sc.eng, &len);
+	unsigned char *b = br_ssl_engine_sendrec_buf(t->eng, &len);
 	ssize_t w;
 
 	if (!b || t->dead)
 		return t->dead ? -1 : 0;
-	w = write(fd, b, len);
+	/* Not write(): a peer gone must not kill a caller that keeps SIGPIPE. */
+	w = send(fd, b, len, MSG_NOSIGNAL);
 	if (w < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return 0;
 		t->dead = errno;
 		return -1;
 	}
-	br_ssl_engine_sendrec_ack(&t->sc.eng, (size_t)w);
+	br_ssl_engine_sendrec_ack(t->eng, (size_t)w);
 	return 1;
 }
 
@@ -659,7 +680,7 @@ static ssize_t fail(const struct tls *t)
 	int e = t->dead;
 
 	if (!e)
-		e = br_ssl_engine_last_error(&t->sc.eng) == BR_ERR_OK ?
+		e = br_ssl_engine_last_error(t->eng) == BR_ERR_OK ?
 		    EPIPE : EPROTO;
 	errno = e;
 	return -1;
@@ -667,7 +688,7 @@ static ssize_t fail(const struct tls *t)
 
 ssize_t tls_read(struct tls *t, int fd, void *buf, size_t n)
 {
-	br_ssl_engine_context *eng = &t->sc.eng;
+	br_ssl_engine_context *eng = t->eng;
 	unsigned char *out = buf;
 	size_t got = 0;
 
@@ -735,7 +756,7 @@ ssize_t tls_read(struct tls *t, int fd, void *buf, size_t n)
 
 ssize_t tls_writev(struct tls *t, int fd, const struct iovec *iov, int iovcnt)
 {
-	br_ssl_engine_context *eng = &t->sc.eng;
+	br_ssl_engine_context *eng = t->eng;
 	size_t taken = 0, off = 0;
 	int i = 0, any = 0;
 
@@ -790,7 +811,7 @@ int tls_events(const struct tls *t)
 
 	if (t->dead)
 		return POLLOUT;
-	st = br_ssl_engine_current_state(&t->sc.eng);
+	st = br_ssl_engine_current_state(t->eng);
 	if (st == BR_SSL_CLOSED)
 		return POLLOUT;
 	if (st & BR_SSL_SENDREC)
@@ -802,7 +823,7 @@ int tls_events(const struct tls *t)
 
 int tls_buffered(const struct tls *t)
 {
-	return !t->dead && (br_ssl_engine_current_state(&t->sc.eng) &
+	return !t->dead && (br_ssl_engine_current_state(t->eng) &
 	    BR_SSL_RECVAPP) != 0;
 }
 
@@ -812,7 +833,7 @@ int tls_flush(struct tls *t, int fd)
 
 	while ((r = send_some(t, fd)) > 0)
 		;
-	if (r < 0 || br_ssl_engine_current_state(&t->sc.eng) == BR_SSL_CLOSED) {
+	if (r < 0 || br_ssl_engine_current_state(t->eng) == BR_SSL_CLOSED) {
 		fail(t);
 		return -1;
 	}
@@ -822,14 +843,14 @@ int tls_flush(struct tls *t, int fd)
 int tls_pending(const struct tls *t)
 {
 	return !t->dead &&
-	    (br_ssl_engine_current_state(&t->sc.eng) & BR_SSL_SENDREC) != 0;
+	    (br_ssl_engine_current_state(t->eng) & BR_SSL_SENDREC) != 0;
 }
 
 void tls_close(struct tls *t, int fd)
 {
 	if (t->dead)
 		return;
-	br_ssl_engine_close(&t->sc.eng);
+	br_ssl_engine_close(t->eng);
 	while (send_some(t, fd) > 0)
 		;
 }
@@ -837,4 +858,504 @@ void tls_close(struct tls *t, int fd)
 size_t tls_conn_bytes(void)
 {
 	return sizeof(struct tls);
+}
+
+/* ------------------------------------------------------------------ */
+/* Client engines                                                      */
+
+/*
+ * The trust anchors of a client: the CA certificates of a PEM file reduced
+ * to what BearSSL's path validation needs, a subject DN and a public key,
+ * both copied out of the decoder that found them because the decoder's
+ * buffers do not outlive it.
+ */
+struct anchors {
+	br_x509_trust_anchor *v;
+	size_t n;
+	const char *path;
+	char *err;
+	size_t errcap;
+};
+
+/* Largest leaf certificate kept for the IP address check. */
+#define MAX_LEAF        (64 * 1024)
+
+/*
+ * The certificate verifier of a client engine: BearSSL's "minimal" X.509
+ * engine behind a wrapper of ours.  The minimal engine matches a host name
+ * with the dNSName entries of the server's certificate but knows nothing
+ * of iPAddress entries, so for an IP address it runs without a name and
+ * the wrapper keeps the leaf certificate, to look for the address in its
+ * subjectAltName once the chain is known to be trusted.  The SSL engine
+ * calls the wrapper through vtable, which therefore comes first.
+ */
+struct verifier {
+	const br_x509_class *vtable;
+	br_x509_minimal_context mc;
+	struct anchors ta;
+	unsigned char ip[16];           /* the server's address, network order */
+	size_t iplen;                   /* 4 or 16; 0 for a host name */
+	unsigned certs;                 /* certificates begun in this chain */
+	unsigned char *leaf;            /* the first of them, in IP mode */
+	size_t leaf_len, leaf_want;
+	int leaf_err;                   /* why the leaf could not be kept */
+};
+
+static void anchors_free(struct anchors *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		br_x509_trust_anchor *ta = &a->v[i];
+
+		free(ta->dn.data);
+		if (ta->pkey.key_type == BR_KEYTYPE_RSA) {
+			free(ta->pkey.key.rsa.n);
+			free(ta->pkey.key.rsa.e);
+		} else {
+			free(ta->pkey.key.ec.q);
+		}
+	}
+	free(a->v);
+	a->v = NULL;
+	a->n = 0;
+}
+
+static void verifier_free(struct verifier *v)
+{
+	if (!v)
+		return;
+	anchors_free(&v->ta);
+	free(v->leaf);
+	free(v);
+}
+
+/* A malloc'd copy of p[0..n) the caller frees, or NULL. */
+static unsigned char *dup_bytes(const unsigned char *p, size_t n)
+{
+	unsigned char *d = malloc(n ? n : 1);
+
+	if (d && n)
+		memcpy(d, p, n);
+	return d;
+}
+
+/*
+ * Turns each CERTIFICATE object into a trust anchor; other objects are
+ * skipped.  A CA certificate anchors chains; any other certificate is
+ * trusted as the server's own (BearSSL then compares the leaf's key with
+ * it), which is how a self-signed server certificate can be pinned.
+ */
+static int on_anchor(void *arg, const char *label,
+    const unsigned char *der, size_t len)
+{
+	struct anchors *a = arg;
+	br_x509_decoder_context dc;
+	const br_x509_pkey *pk;
+	br_x509_trust_anchor *v, *ta;
+	struct der dn = { 0 };
+	int ok;
+
+	if (strcmp(label, "CERTIFICATE") && strcmp(label, "X509 CERTIFICATE"))
+		return 0;
+	br_x509_decoder_init(&dc, der_append, &dn);
+	br_x509_decoder_push(&dc, der, len);
+	if (dn.oom)
+		goto oom;
+	if (!(pk = br_x509_decoder_get_pkey(&dc))) {
+		snprintf(a->err, a->errcap, "%s: cannot decode certificate %zu "
+		    "(BearSSL error %d)", a->path, a->n + 1,
+		    br_x509_decoder_last_error(&dc));
+		free(dn.p);
+		return -1;
+	}
+	if (!(v = realloc(a->v, (a->n + 1) * sizeof *v)))
+		goto oom;
+	a->v = v;
+	ta = &v[a->n++];
+	memset(ta, 0, sizeof *ta);
+	ta->dn.data = dn.p;
+	ta->dn.len = dn.len;
+	dn.p = NULL;
+	ta->flags = br_x509_decoder_isCA(&dc) ? BR_X509_TA_CA : 0;
+	ta->pkey.key_type = pk->key_type;
+	if (pk->key_type == BR_KEYTYPE_RSA) {
+		br_rsa_public_key *k = &ta->pkey.key.rsa;
+		k->n = dup_bytes(pk->key.rsa.n, pk->key.rsa.nlen);
+		k->nlen = pk->key.rsa.nlen;
+		k->e = dup_bytes(pk->key.rsa.e, pk->key.rsa.elen);
+		k->elen = pk->key.rsa.elen;
+		ok = k->n && k->e;
+	} else {
+		br_ec_public_key *k = &ta->pkey.key.ec;
+		k->curve = pk->key.ec.curve;
+		k->q = dup_bytes(pk->key.ec.q, pk->key.ec.qlen);
+		k->qlen = pk->key.ec.qlen;
+		ok = k->q != NULL;
+	}
+	if (ok)
+		return 0;
+oom:
+	free(dn.p);
+	snprintf(a->err, a->errcap, "%s: out of memory", a->path);
+	return -1;
+}
+
+/* Loads every certificate of path into a; 0, or -1 with err. */
+static int anchors_load(struct anchors *a, const char *path,
+    char *err, size_t errcap)
+{
+	unsigned char *text;
+	size_t len;
+	int e;
+
+	a->path = path;
+	a->err = err;
+	a->errcap = errcap;
+	if (!(text = slurp(path, &len, err, errcap)))
+		return -1;
+	e = pem_each(path, text, len, on_anchor, a, err, errcap);
+	free(text);
+	if (e)
+		return -1;
+	if (a->n == 0) {
+		snprintf(err, errcap, "%s: no CERTIFICATE in the file", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads the DER element at *p (before end): its tag and the span of its
+ * value, and moves *p past it.  Returns 0, or -1 for a malformed element,
+ * a multi-byte tag or a length that runs past end.
+ */
+static int der_next(const unsigned char **p, const unsigned char *end,
+    int *tag, const unsigned char **val, size_t *vlen)
+{
+	const unsigned char *q = *p;
+	size_t n, k;
+
+	if (end - q < 2 || (q[0] & 0x1f) == 0x1f)
+		return -1;
+	*tag = q[0];
+	n = q[1];
+	q += 2;
+	if (n & 0x80) {
+		/* Three length bytes are 16 MiB, more than any certificate. */
+		k = n & 0x7f;
+		if (k == 0 || k > 3 || (size_t)(end - q) < k)
+			return -1;
+		for (n = 0; k > 0; k--)
+			n = n << 8 | *q++;
+	}
+	if (n > (size_t)(end - q))
+		return -1;
+	*val = q;
+	*vlen = n;
+	*p = q + n;
+	return 0;
+}
+
+/*
+ * 1 when the certificate der[0..len) lists ip[0..iplen) among the
+ * iPAddress entries of its subjectAltName (RFC 5280 section 4.2.1.6),
+ * else 0.  It runs after BearSSL has validated the certificate, but reads
+ * within bounds all the same.
+ */
+static int san_has_ip(const unsigned char *der, size_t len,
+    const unsigned char *ip, size_t iplen)
+{
+	static const unsigned char san_oid[] = { 0x55, 0x1d, 0x11 };
+	const unsigned char *p = der, *end = der + len, *v, *q, *qe;
+	const unsigned char *oid, *val;
+	size_t n, oidlen, vlen;
+	int tag;
+
+	/* Certificate, then TBSCertificate: both SEQUENCEs. */
+	if (der_next(&p, end, &tag, &v, &n) || tag != 0x30)
+		return 0;
+	p = v;
+	end = v + n;
+	if (der_next(&p, end, &tag, &v, &n) || tag != 0x30)
+		return 0;
+	p = v;
+	end = v + n;
+	/* The extensions are the last field, [3] EXPLICIT. */
+	do {
+		if (der_next(&p, end, &tag, &v, &n))
+			return 0;
+	} while (tag != 0xa3);
+	p = v;
+	end = v + n;
+	if (der_next(&p, end, &tag, &v, &n) || tag != 0x30)
+		return 0;
+	p = v;
+	end = v + n;
+	/* Extension ::= SEQUENCE { extnID, critical BOOLEAN OPTIONAL, extnValue } */
+	while (p < end) {
+		if (der_next(&p, end, &tag, &v, &n) || tag != 0x30)
+			return 0;
+		q = v;
+		qe = v + n;
+		if (der_next(&q, qe, &tag, &oid, &oidlen) || tag != 0x06 ||
+		    der_next(&q, qe, &tag, &val, &vlen))
+			return 0;
+		if (tag == 0x01 && der_next(&q, qe, &tag, &val, &vlen))
+			return 0;
+		if (tag != 0x04)
+			return 0;
+		if (oidlen != sizeof san_oid || memcmp(oid, san_oid, oidlen))
+			continue;
+		/* GeneralNames; iPAddress is [7] IMPLICIT OCTET STRING. */
+		q = val;
+		qe = val + vlen;
+		if (der_next(&q, qe, &tag, &v, &n) || tag != 0x30)
+			return 0;
+		q = v;
+		qe = v + n;
+		while (q < qe) {
+			if (der_next(&q, qe, &tag, &v, &n))
+				return 0;
+			if (tag == 0x87 && n == iplen && !memcmp(v, ip, iplen))
+				return 1;
+		}
+		/* RFC 5280 allows one subjectAltName extension. */
+		return 0;
+	}
+	return 0;
+}
+
+/* The verifier whose vtable field ctx points to. */
+static struct verifier *vf(const br_x509_class **ctx)
+{
+	return (struct verifier *)(void *)ctx;
+}
+
+static void vf_start_chain(const br_x509_class **ctx, const char *server_name)
+{
+	struct verifier *v = vf(ctx);
+
+	v->certs = 0;
+	v->leaf_len = v->leaf_want = 0;
+	v->leaf_err = 0;
+	v->mc.vtable->start_chain(&v->mc.vtable,
+	    v->iplen ? NULL : server_name);
+}
+
+static void vf_start_cert(const br_x509_class **ctx, uint32_t length)
+{
+	struct verifier *v = vf(ctx);
+	unsigned char *b;
+
+	v->mc.vtable->start_cert(&v->mc.vtable, length);
+	if (v->certs++ || !v->iplen)
+		return;
+	if (length > MAX_LEAF || !(b = realloc(v->leaf, length ? length : 1))) {
+		v->leaf_err = BR_ERR_X509_LIMIT_EXCEEDED;
+		return;
+	}
+	v->leaf = b;
+	v->leaf_want = length;
+}
+
+static void vf_append(const br_x509_class **ctx, const unsigned char *buf,
+    size_t len)
+{
+	struct verifier *v = vf(ctx);
+
+	v->mc.vtable->append(&v->mc.vtable, buf, len);
+	if (v->certs != 1 || !v->iplen || v->leaf_err || !len)
+		return;
+	if (len > v->leaf_want - v->leaf_len)
+		len = v->leaf_want - v->leaf_len;
+	memcpy(v->leaf + v->leaf_len, buf, len);
+	v->leaf_len += len;
+}
+
+static void vf_end_cert(const br_x509_class **ctx)
+{
+	struct verifier *v = vf(ctx);
+
+	v->mc.vtable->end_cert(&v->mc.vtable);
+}
+
+/* The minimal engine's verdict first: the address matters only for a trusted chain. */
+static unsigned vf_end_chain(const br_x509_class **ctx)
+{
+	struct verifier *v = vf(ctx);
+	unsigned r = v->mc.vtable->end_chain(&v->mc.vtable);
+
+	if (r == 0 && v->iplen) {
+		if (v->leaf_err)
+			r = (unsigned)v->leaf_err;
+		else if (v->certs == 0 || v->leaf_len != v->leaf_want ||
+		    !san_has_ip(v->leaf, v->leaf_len, v->ip, v->iplen))
+			r = BR_ERR_X509_BAD_SERVER_NAME;
+	}
+	return r;
+}
+
+static const br_x509_pkey *vf_get_pkey(const br_x509_class *const *ctx,
+    unsigned *usages)
+{
+	const struct verifier *v = (const struct verifier *)(const void *)ctx;
+
+	return v->mc.vtable->get_pkey(&v->mc.vtable, usages);
+}
+
+static const br_x509_class verifier_vtable = {
+	sizeof(struct verifier),
+	vf_start_chain,
+	vf_start_cert,
+	vf_append,
+	vf_end_cert,
+	vf_end_chain,
+	vf_get_pkey
+};
+
+/*
+ * Configures a client engine by hand, like engine_init() the server: TLS
+ * 1.2, the server's six ECDHE AEAD suites, and only the hashes and
+ * signature verifiers those suites and ordinary certificate chains need,
+ * so no legacy code of BearSSL is linked into the static binary.
+ */
+static void client_engine_init(struct tls *t)
+{
+	br_ssl_client_context *cc = &t->u.cc;
+	br_ssl_engine_context *eng = &cc->eng;
+	br_x509_minimal_context *mc = &t->v->mc;
+	static const struct {
+		int id;
+		const br_hash_class *impl;
+	} hashes[] = {
+		{ br_sha256_ID, &br_sha256_vtable },
+		{ br_sha384_ID, &br_sha384_vtable },
+		{ br_sha512_ID, &br_sha512_vtable },
+	};
+	uint16_t suites[6];
+
+	pick_suites();
+	for (int i = 0; i < 3; i++) {
+		suites[2 * i] = suites_ec[i];
+		suites[2 * i + 1] = suites_rsa[i];
+	}
+	br_ssl_client_zero(cc);
+	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_suites(eng, suites, 6);
+	br_x509_minimal_init(mc, &br_sha256_vtable, t->v->ta.v, t->v->ta.n);
+	for (size_t i = 0; i < sizeof hashes / sizeof hashes[0]; i++) {
+		br_ssl_engine_set_hash(eng, hashes[i].id, hashes[i].impl);
+		br_x509_minimal_set_hash(mc, hashes[i].id, hashes[i].impl);
+	}
+	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
+	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
+	br_ssl_engine_set_default_aes_gcm(eng);
+	br_ssl_engine_set_default_chapol(eng);
+	/* The server signs its ECDHE parameters; the CAs sign certificates. */
+	br_ssl_engine_set_ec(eng, br_ec_get_default());
+	br_ssl_engine_set_rsavrfy(eng, br_rsa_pkcs1_vrfy_get_default());
+	br_ssl_engine_set_ecdsa(eng, br_ecdsa_vrfy_asn1_get_default());
+	br_x509_minimal_set_rsa(mc, br_rsa_pkcs1_vrfy_get_default());
+	br_x509_minimal_set_ecdsa(mc, br_ec_get_default(),
+	    br_ecdsa_vrfy_asn1_get_default());
+	t->v->vtable = &verifier_vtable;
+	br_ssl_engine_set_x509(eng, &t->v->vtable);
+	br_ssl_engine_set_protocol_names(eng, alpn, 1);
+	br_ssl_engine_set_all_flags(eng, BR_OPT_NO_RENEGOTIATION);
+	br_ssl_engine_set_buffers_bidi(eng, t->ibuf, sizeof t->ibuf,
+	    t->obuf, sizeof t->obuf);
+}
+
+struct tls *tls_client_new(const char *cafile, const char *server_name,
+    char *err, size_t errcap)
+{
+	struct verifier *v;
+	struct tls *t;
+
+	if (!(v = calloc(1, sizeof *v))) {
+		snprintf(err, errcap, "out of memory");
+		return NULL;
+	}
+	if (inet_pton(AF_INET, server_name, v->ip) == 1)
+		v->iplen = 4;
+	else if (inet_pton(AF_INET6, server_name, v->ip) == 1)
+		v->iplen = 16;
+	if (anchors_load(&v->ta, cafile, err, errcap) < 0) {
+		verifier_free(v);
+		return NULL;
+	}
+	if (!(t = malloc(sizeof *t))) {
+		snprintf(err, errcap, "out of memory");
+		verifier_free(v);
+		return NULL;
+	}
+	t->eng = &t->u.cc.eng;
+	t->pair = NULL;
+	t->v = v;
+	t->dead = 0;
+	client_engine_init(t);
+	seed(t->eng);
+	/*
+	 * No SNI for an address: RFC 6066 section 3 allows host names only,
+	 * and the verifier checks the address itself.
+	 */
+	if (!br_ssl_client_reset(&t->u.cc, v->iplen ? NULL : server_name, 0)) {
+		int e = br_ssl_engine_last_error(t->eng);
+		if (e == BR_ERR_NO_RANDOM)
+			snprintf(err, errcap, "cannot start a TLS engine: "
+			    "no source of random seed");
+		else
+			snprintf(err, errcap, "cannot start a TLS engine for "
+			    "'%s' (BearSSL error %d)", server_name, e);
+		tls_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+int tls_error(const struct tls *t)
+{
+	return br_ssl_engine_last_error(t->eng);
+}
+
+void tls_error_text(int e, char *buf, size_t cap)
+{
+	static const struct {
+		int e;
+		const char *s;
+	} known[] = {
+		{ BR_ERR_OK, "no error" },
+		{ BR_ERR_BAD_VERSION, "the peer does not speak TLS 1.2" },
+		{ BR_ERR_BAD_CIPHER_SUITE, "no cipher suite in common" },
+		{ BR_ERR_BAD_SIGNATURE, "bad signature on the key exchange" },
+		{ BR_ERR_BAD_MAC, "record authentication failed" },
+		{ BR_ERR_UNSUPPORTED_VERSION, "the peer does not speak TLS 1.2" },
+		{ BR_ERR_NO_RANDOM, "no source of random seed" },
+		{ BR_ERR_X509_EMPTY_CHAIN, "no certificate sent" },
+		{ BR_ERR_X509_EXPIRED, "certificate expired or not yet valid" },
+		{ BR_ERR_X509_TIME_UNKNOWN, "certificate validity unknown" },
+		{ BR_ERR_X509_BAD_SERVER_NAME, "certificate is not for this host" },
+		{ BR_ERR_X509_NOT_CA, "certificate issued by a non-CA" },
+		{ BR_ERR_X509_FORBIDDEN_KEY_USAGE, "certificate key usage forbids TLS" },
+		{ BR_ERR_X509_WEAK_PUBLIC_KEY, "certificate key too weak" },
+		{ BR_ERR_X509_BAD_SIGNATURE, "certificate signature invalid" },
+		{ BR_ERR_X509_CRITICAL_EXTENSION, "certificate has an unknown critical extension" },
+		{ BR_ERR_X509_LIMIT_EXCEEDED, "certificate chain too large" },
+		{ BR_ERR_X509_UNSUPPORTED, "certificate algorithm unsupported" },
+		{ BR_ERR_X509_NOT_TRUSTED, "certificate not trusted" },
+	};
+
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (known[i].e == e) {
+			snprintf(buf, cap, "%s", known[i].s);
+			return;
+		}
+	if (e >= BR_ERR_SEND_FATAL_ALERT)
+		snprintf(buf, cap, "sent fatal alert %d", e - BR_ERR_SEND_FATAL_ALERT);
+	else if (e >= BR_ERR_RECV_FATAL_ALERT)
+		snprintf(buf, cap, "peer sent fatal alert %d",
+		    e - BR_ERR_RECV_FATAL_ALERT);
+	else if (e >= BR_ERR_X509_OK)
+		snprintf(buf, cap, "certificate rejected");
+	else
+		snprintf(buf, cap, "protocol error");
 }

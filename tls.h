@@ -1,5 +1,6 @@
 /*
- * TLS for pgws: BearSSL server engines driven over non-blocking sockets.
+ * TLS for pgws: BearSSL engines driven over non-blocking sockets, server
+ * engines for pgws itself and client engines for "pgws client wss://".
  *
  * One certificate chain and private key pair is loaded at start-up and
  * may be replaced on SIGHUP; every connection takes its own reference to
@@ -47,7 +48,35 @@ struct tls;
  */
 struct tls *tls_new(void);
 
-/* Releases t (NULL is fine) and its reference to the key pair; wipes keys. */
+/*
+ * A client engine for one connection to server_name (a host name, or an
+ * IPv4 or IPv6 address without brackets), owned by the caller until
+ * tls_free().  The server's chain must lead to a certificate of the PEM
+ * file cafile, read here and kept in t; a CA certificate there anchors
+ * chains, any other is trusted as the server's own certificate.  The
+ * server's certificate must name server_name: a host name among its DNS
+ * names (sent as SNI too), an address among its IP addresses.  Same
+ * protocol as the server side.  The handshake runs inside the first
+ * tls_read()/tls_writev() calls; until it is done tls_writev() takes
+ * nothing.  Returns NULL with a one-line message in err (errcap bytes).
+ */
+struct tls *tls_client_new(const char *cafile, const char *server_name,
+    char *err, size_t errcap);
+
+/*
+ * The BearSSL error code that ended t (BR_ERR_*; 0 while none): after an
+ * EPROTO from the I/O functions, it says why, a certificate that does not
+ * verify included.
+ */
+int tls_error(const struct tls *t);
+
+/* Writes a short English description of tls_error() code e into buf. */
+void tls_error_text(int e, char *buf, size_t cap);
+
+/*
+ * Releases t (NULL is fine) and its reference to the key pair or its
+ * trust anchors; wipes keys.
+ */
 void tls_free(struct tls *t);
 
 /*

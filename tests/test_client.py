@@ -5,8 +5,11 @@ framing code it shares with pgws.  Run by test.sh with PGWS_BIN and
 PGWS_TEST_URI set."""
 import asyncio
 import json
+import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 
 import websockets
@@ -168,11 +171,165 @@ def test_usage_errors():
     rc, out, err = client(["--header", "no colon", "ws://127.0.0.1:1/"])
     check(rc == 2, "usage: bad --header is exit 2")
     rc, out, err = client(["wss://127.0.0.1:1/"])
-    check(rc == 2 and "wss:// is not supported" in err, "usage: wss:// says it is unsupported")
+    check(rc == 2 and "--cacert" in err, "usage: wss:// without --cacert is exit 2 (%r)" % err)
+    rc, out, err = client(["--cacert", "/nonexistent/ca.pem", "wss://127.0.0.1:1/"])
+    check(rc == 2 and "/nonexistent/ca.pem" in err,
+          "usage: an unreadable --cacert is exit 2 and named (%r)" % err)
     rc, out, err = client(["--timeout", "5", "ws://127.0.0.1:1/"])
     check(rc == 3 and "cannot connect" in err, "connect: refused is exit 3 (%r)" % err)
     rc, out, err = client(["--help"])
     check(rc == 0 and "--count" in out, "usage: --help")
+
+
+# -- wss:// against pgws with a throwaway CA --------------------------------
+
+TLS_DIR = None
+
+
+def openssl(*args):
+    r = subprocess.run(("openssl",) + args, capture_output=True, timeout=60,
+                       cwd=TLS_DIR)
+    if r.returncode:
+        raise RuntimeError("openssl %s: %s" % (" ".join(args), r.stderr.decode()))
+
+
+def tls_path(name):
+    return os.path.join(TLS_DIR, name)
+
+
+def tls_files():
+    """Makes, once, two CAs and server pairs signed by the first: RSA and
+    EC P-256, for 127.0.0.1 and localhost (as tests/test_tls.py does), and
+    one for another address only."""
+    global TLS_DIR
+    if TLS_DIR:
+        return
+    TLS_DIR = tempfile.mkdtemp(prefix="pgws-client-tls-")
+    for ca in ("ca", "other-ca"):
+        openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                "-out", tls_path(ca + ".key"))
+        openssl("req", "-x509", "-new", "-key", tls_path(ca + ".key"), "-subj",
+                "/CN=pgws client test " + ca, "-days", "2", "-out", tls_path(ca + ".pem"))
+    for serial, (name, kind, san) in enumerate((
+            ("rsa", "rsa", "IP:127.0.0.1,DNS:localhost"),
+            ("ec", "ec", "IP:127.0.0.1,DNS:localhost"),
+            ("elsewhere", "ec", "IP:127.0.0.2,IP:::1,DNS:example.invalid")), 100):
+        if kind == "rsa":
+            openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                    "-out", tls_path(name + ".key"))
+        else:
+            openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-out", tls_path(name + ".key"))
+        with open(tls_path(name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n" % san)
+        openssl("req", "-new", "-key", tls_path(name + ".key"), "-subj", "/CN=pgws " + name,
+                "-out", tls_path(name + ".csr"))
+        openssl("x509", "-req", "-in", tls_path(name + ".csr"), "-CA", tls_path("ca.pem"),
+                "-CAkey", tls_path("ca.key"), "-set_serial", str(serial), "-days", "2",
+                "-extfile", tls_path(name + ".ext"), "-out", tls_path(name + ".pem"))
+    # A bundle as found in the wild: another CA first, text between objects.
+    with open(tls_path("bundle.pem"), "w") as f:
+        f.write("# other\n" + open(tls_path("other-ca.pem")).read() +
+                "# ours\n" + open(tls_path("ca.pem")).read())
+
+
+def tls_server(name="rsa"):
+    tls_files()
+    return Server(PGWS_CERTIFICATE_FILE=tls_path(name + ".pem"),
+                  PGWS_KEY_FILE=tls_path(name + ".key"))
+
+
+def wss(s, host="127.0.0.1"):
+    return "wss://%s:%d" % (host, s.port)
+
+
+def test_wss_echo():
+    for name in ("rsa", "ec"):
+        with tls_server(name) as s:
+            tok = token({"mode": "rw", "channel": "chat", "user": "ann"})
+            rc, out, err = client(["--cacert", tls_path("ca.pem"), "--count", "1",
+                                   "--timeout", "10", "%s/chat/%s" % (wss(s), tok)], b"hi\n")
+            m = lines_json(out)
+            check(rc == 0 and len(m) == 1 and m[0].get("payload") == "hi" and
+                  m[0].get("channel") == "chat",
+                  "wss %s: the envelope came back with payload hi (%s, %r, %r)"
+                  % (name, rc, out, err))
+            # By name: SNI and the DNS name of the certificate.
+            rc, out, err = client(["--cacert", tls_path("bundle.pem"), "--count", "1",
+                                   "--timeout", "10",
+                                   "%s/chat/%s" % (wss(s, "localhost"), tok)], b"byname\n")
+            m = lines_json(out)
+            check(rc == 0 and len(m) == 1 and m[0].get("payload") == "byname",
+                  "wss %s: by host name, CA found in a bundle (%s, %r)" % (name, rc, err))
+
+
+def test_wss_large_and_eof():
+    with tls_server("ec") as s:
+        tok = token({"mode": "rw", "channel": "chat"})
+        # More than one 4 KiB record of ours; NOTIFY takes < 8000 bytes.
+        big = "y" * 7000
+        rc, out, err = client(["--cacert", tls_path("ca.pem"), "--count", "3",
+                               "--timeout", "15", "%s/chat/%s" % (wss(s), tok)],
+                              ("a\n%s\nc\n" % big).encode())
+        m = lines_json(out)
+        check(rc == 0 and [x.get("payload") for x in m] == ["a", big, "c"],
+              "wss: three messages, one of 7 kB, in order (%s, %r)" % (rc, err[-300:]))
+        t = time.time()
+        rc, out, err = client(["--cacert", tls_path("ca.pem"), "--timeout", "10",
+                               "%s/chat/%s" % (wss(s), tok)], b"")
+        check(rc == 0 and time.time() - t < 5,
+              "wss: EOF at once is a quick normal close (%s, %r)" % (rc, err))
+        bad = token({"mode": "rw", "channel": "chat"}, secret="wrong" * 8)
+        rc, out, err = client(["--cacert", tls_path("ca.pem"), "--timeout", "10",
+                               "%s/chat/%s" % (wss(s), bad)])
+        check(rc == 3 and "401" in err, "wss: a refused upgrade is still exit 3 (%r)" % err)
+
+
+def test_wss_untrusted():
+    with tls_server("rsa") as s:
+        tok = token({"mode": "rw", "channel": "chat"})
+        t = time.time()
+        rc, out, err = client(["--cacert", tls_path("other-ca.pem"), "--timeout", "10",
+                               "%s/chat/%s" % (wss(s), tok)], b"hi\n")
+        check(rc == 3 and "certificate" in err and "not trusted" in err and out == "",
+              "wss: another CA is exit 3, certificate not trusted (%s, %r)" % (rc, err))
+        check(time.time() - t < 5, "wss: the failure is quick")
+        # The server's own certificate is not a CA: pinned, it is trusted.
+        rc, out, err = client(["--cacert", tls_path("rsa.pem"), "--count", "1",
+                               "--timeout", "10", "%s/chat/%s" % (wss(s), tok)], b"pin\n")
+        check(rc == 0 and "pin" in out, "wss: the server certificate itself pins (%s, %r)"
+              % (rc, err))
+        # A plain client on the TLS port gets no websocket.
+        rc, out, err = client(["--timeout", "5", "%s/chat/%s" % (s.url, tok)])
+        check(rc == 3, "ws:// to a TLS port fails with exit 3 (%s, %r)" % (rc, err))
+    with tls_server("elsewhere") as s:
+        tok = token({"mode": "rw", "channel": "chat"})
+        for host in ("127.0.0.1", "localhost"):
+            rc, out, err = client(["--cacert", tls_path("ca.pem"), "--timeout", "10",
+                                   "%s/chat/%s" % (wss(s, host), tok)], b"hi\n")
+            check(rc == 3 and "certificate" in err and "not for this host" in err,
+                  "wss: a certificate for other names fails for %s (%s, %r)" % (host, rc, err))
+
+
+def test_wss_not_tls():
+    """wss:// to a plain port: the server answers HTTP to our ClientHello."""
+    with Server() as s:
+        tls_files()
+        rc, out, err = client(["--cacert", tls_path("ca.pem"), "--timeout", "10",
+                               "wss://127.0.0.1:%d/chat" % s.port])
+        check(rc == 3 and "TLS" in err, "wss to a plain port is exit 3 (%s, %r)" % (rc, err))
+
+
+def test_wss_bad_cacert():
+    tls_files()
+    for name, text in (("empty.pem", ""), ("key-only.pem", open(tls_path("ca.key")).read()),
+                       ("junk.pem", "-----BEGIN CERTIFICATE-----\nnot base64!\n"
+                                    "-----END CERTIFICATE-----\n")):
+        with open(tls_path(name), "w") as f:
+            f.write(text)
+        rc, out, err = client(["--cacert", tls_path(name), "wss://127.0.0.1:1/"])
+        check(rc == 2 and name in err, "bad --cacert %s: exit 2 naming the file (%s, %r)"
+              % (name, rc, err))
 
 
 # -- against an independent server (python websockets) ------------------
@@ -204,6 +361,32 @@ async def test_independent_echo():
         rc, out, err = await aclient(["--count", "2", "--timeout", "10", url],
                                      b"a\nb\nc\n")
         check(rc == 0 and out == "a\nb\n", "py echo: --count 2 (%r)" % out)
+    finally:
+        srv.close()
+        await srv.wait_closed()
+
+
+async def test_independent_wss_echo():
+    """Large messages both ways through TLS: Python sends 16 KiB records,
+    more than one read of the client takes."""
+    import ssl
+    tls_files()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tls_path("rsa.pem"), tls_path("rsa.key"))
+    srv = await websockets.serve(echo, "127.0.0.1", 0, ssl=ctx, max_size=None)
+    url = "wss://127.0.0.1:%d/any" % srv.sockets[0].getsockname()[1]
+    try:
+        big = "z" * 300000
+        text = "one\n" + big + "\nünïcødé ✓\n" + big[:70000] + "\nlast"
+        rc, out, err = await aclient(["--cacert", tls_path("ca.pem"), "--count", "5",
+                                      "--timeout", "15", url], text.encode())
+        check(rc == 0 and out == text + "\n",
+              "py wss echo: 300 kB, 70 kB, UTF-8 and short lines came back (%s, %r)"
+              % (rc, err))
+        rc, out, err = await aclient(["--cacert", tls_path("ca.pem"), "--timeout", "10",
+                                      url], b"")
+        check(rc == 0 and out == "", "py wss echo: EOF at once is a normal close (%s, %r)"
+              % (rc, err))
     finally:
         srv.close()
         await srv.wait_closed()
@@ -271,4 +454,8 @@ async def test_handshake_checks():
 
 
 if __name__ == "__main__":
-    run(globals())
+    try:
+        run(globals())
+    finally:
+        if TLS_DIR:
+            shutil.rmtree(TLS_DIR, ignore_errors=True)
