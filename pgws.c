@@ -520,7 +520,7 @@ static double accept_pause;
 static volatile sig_atomic_t got_stop, got_hup;
 static int stopping;
 static double stop_deadline;
-static int listener_up = 1;
+static int exit_status;         /* main's return: 1 once the listener is lost */
 
 static struct {
 	unsigned long long accepted, refused_full, ws_opened, ws_rejected,
@@ -1009,7 +1009,6 @@ void db_on_notify(const char *payload, size_t len)
 
 void db_on_listener(int up)
 {
-	listener_up = up;
 	if (up) {
 		logf_(L_INFO, "listener connection re-established");
 		return;
@@ -1018,14 +1017,15 @@ void db_on_listener(int up)
 		logf_(L_WARN, "listener connection lost; reconnecting");
 		return;
 	}
+	/*
+	 * Without supervision a lost listener ends pgws, for a supervisor to
+	 * restart it: the loop closes every websocket with 1011 and main
+	 * returns 1.
+	 */
 	logf_(L_ERROR, "listener connection lost and PGWS_CHECK_LISTENER_INTERVAL "
 	    "is not set: closing every websocket and exiting");
-	for (int i = 0; i < cfg.max_connections; i++)
-		if (conns[i].fd >= 0 && conns[i].state == CS_WS) {
-			ws_fail(&conns[i], 1011, "Database listener lost");
-			conn_flush(&conns[i]);
-		}
-	exit(1);
+	exit_status = 1;
+	got_stop = 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1903,7 +1903,9 @@ static void begin_stop(void)
 		struct conn *c = &conns[i];
 		if (c->fd < 0)
 			continue;
-		if (c->state == CS_WS)
+		if (c->state == CS_WS && exit_status)
+			ws_fail(c, 1011, "Database listener lost");
+		else if (c->state == CS_WS)
 			ws_fail(c, 1001, "Server shutting down");
 		else if (c->state != CS_CLOSING)
 			conn_close(c, NULL);
@@ -2301,5 +2303,5 @@ int main(int argc, char **argv)
 	free(free_slots);
 	free(dirty);
 	free(chans);
-	return 0;
+	return exit_status;
 }
