@@ -9,6 +9,8 @@
  *                      deliveries, latency from t to receipt, sequence gaps
  *   loadgen echo N     N rw writers, each on its own channel ("<chan><k>"):
  *                      send, wait for the envelope to come back, repeat
+ *                      (--window W keeps W messages in flight per writer:
+ *                      then round trips/s is the ingest rate)
  *   loadgen startup R -- CMD ARGS...
  *                      runs CMD R times, timing the start until it prints
  *                      "Listening on port" on stdout, then SIGTERMs it
@@ -19,6 +21,7 @@
  *          last delivery, once at least one arrived; 0 = never)
  *          --src K (bind to 127.0.0.1..K round robin; default 1+N/20000)
  *          --inflight M (connects in flight at once, 256)
+ *          --window W (echo: messages in flight per writer, 1)
  *          --hold 1 (after printing the results, keep every socket open
  *          until SIGTERM, so the caller can sample the server first)
  *
@@ -61,7 +64,7 @@ struct conn {
 	/* fanout */
 	long long last_i;
 	/* echo */
-	long long sent_at;    /* µs, 0 when nothing in flight */
+	long long sent_at;    /* messages in flight (echo) */
 	char chan[32];
 	int chan_len;
 };
@@ -82,7 +85,7 @@ static long long t_start_us, t_all_up_us, t_first_msg_us, t_last_msg_us;
 
 /* statistics */
 static unsigned long long delivered, gaps, reordered, parse_err, bytes_in;
-static unsigned long long round_trips;
+static unsigned long long round_trips, round_trips_timed;
 
 static long long now_us(void)
 {
@@ -250,11 +253,14 @@ static int send_frame(struct conn *c, int opcode, const char *data, size_t n)
 	return write_all(c->fd, buf, h + n);
 }
 
+static int window = 1;
+
+/* Sends one message "echo-<idx>-<mono µs>"; the envelope carries it back. */
 static void echo_send(struct conn *c)
 {
 	char msg[64];
-	int n = snprintf(msg, sizeof msg, "echo-%d", c->idx);
-	c->sent_at = mono_us();
+	int n = snprintf(msg, sizeof msg, "echo-%d-%lld", c->idx, mono_us());
+	c->sent_at++;
 	if (send_frame(c, 1, msg, (size_t)n))
 		conn_kill(c, 1);
 }
@@ -372,15 +378,21 @@ static void on_message(struct conn *c, const char *p, size_t n)
 		}
 	} else if (mode == M_ECHO) {
 		char want[64];
-		int wl = snprintf(want, sizeof want, "\"echo-%d\"", c->idx);
-		if (!c->sent_at || !memmem(p, n, want, (size_t)wl)) {
+		int wl = snprintf(want, sizeof want, "\"echo-%d-", c->idx);
+		const char *q = memmem(p, n, want, (size_t)wl);
+		long long t = 0;
+		if (!c->sent_at || !q) {
 			parse_err++;
 			return;
 		}
+		for (q += wl; q < p + n && *q >= '0' && *q <= '9'; q++)
+			t = t * 10 + (*q - '0');
 		now = mono_us();
-		hist_add(now - c->sent_at);
+		hist_add(now - t);
 		round_trips++;
-		c->sent_at = 0;
+		if (!stop_flag)
+			round_trips_timed++;
+		c->sent_at--;
 		if (!stop_flag)
 			echo_send(c);
 	}
@@ -598,6 +610,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(k, "--src")) nsrc = atoi(v);
 		else if (!strcmp(k, "--inflight")) inflight_max = atoi(v);
 		else if (!strcmp(k, "--hold")) hold_after = atoi(v);
+		else if (!strcmp(k, "--window")) window = atoi(v) > 0 ? atoi(v) : 1;
 		else {
 			fprintf(stderr, "loadgen: unknown option %s\n", k);
 			return 2;
@@ -658,14 +671,17 @@ int main(int argc, char **argv)
 			printf("READY open=%ld failed=%ld ms=%.0f\n", n_open, n_failed,
 			    (t_all_up_us - t_start_us) / 1000.0);
 			fflush(stdout);
+			if (n_open == 0)
+				stop_flag = 1;   /* nothing to measure */
 			if (mode == M_ECHO) {
 				load_started = 1;
 				t_load_start = mono_us();
 				if (duration > 0)
 					t_deadline = t_load_start + (long long)(duration * 1e6);
-				for (i = 0; i < nconn; i++)
-					if (conns[i].state == S_OPEN)
-						echo_send(&conns[i]);
+				for (int w = 0; w < window; w++)
+					for (i = 0; i < nconn; i++)
+						if (conns[i].state == S_OPEN)
+							echo_send(&conns[i]);
 			}
 		}
 		long long now = mono_us();
@@ -744,7 +760,7 @@ int main(int argc, char **argv)
 		double span = (t_end ? t_end : t_fin) - t_load_start;
 		span /= 1e6;
 		printf("RESULT round_trips %llu\n", round_trips);
-		printf("RESULT round_trips_per_s %.0f\n", span > 0 ? round_trips / span : 0.0);
+		printf("RESULT round_trips_per_s %.0f\n", span > 0 ? round_trips_timed / span : 0.0);
 		printf("RESULT parse_errors %llu\n", parse_err);
 		printf("RESULT lat_p50_us %lld\n", hist_pct(50));
 		printf("RESULT lat_p99_us %lld\n", hist_pct(99));

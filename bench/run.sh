@@ -15,6 +15,9 @@
 #   BENCH_SAT_CLIENTS [2]       pgbench clients, saturated (no -R)
 #   BENCH_ECHO_N [50]           rw writers, each on its own channel
 #   BENCH_ECHO_SECS [10]        seconds of echo
+#   BENCH_INGEST_N [50]         rw writers with BENCH_INGEST_WINDOW messages
+#   BENCH_INGEST_WINDOW [32]    in flight each (ingest: NOTIFY batching)
+#   BENCH_INGEST_SECS [5]       seconds of ingest
 #   BENCH_STARTUP_REPS [5]      start-ups timed (median reported)
 #   BENCH_DISPATCH_SECS [1]     seconds per payload in the dispatch microbenchmark
 #   PGWS_PEER [/work/shared/peers/node-bridge]   the peer's sources
@@ -34,6 +37,9 @@ SAT_TX=${BENCH_SAT_TX:-5000}
 SAT_CLIENTS=${BENCH_SAT_CLIENTS:-2}
 ECHO_N=${BENCH_ECHO_N:-50}
 ECHO_SECS=${BENCH_ECHO_SECS:-10}
+INGEST_N=${BENCH_INGEST_N:-50}
+INGEST_WINDOW=${BENCH_INGEST_WINDOW:-32}
+INGEST_SECS=${BENCH_INGEST_SECS:-5}
 STARTUP_REPS=${BENCH_STARTUP_REPS:-5}
 DISPATCH_SECS=${BENCH_DISPATCH_SECS:-1}
 SECRET=reallyreallyreallyreallyverysafe
@@ -106,10 +112,21 @@ server_env() {   # the same configuration for both
 	export PGWS_DB_URI=$DB_URI PGWS_JWT_SECRET=$SECRET PGWS_HOST=127.0.0.1 \
 	    PGWS_PORT=$PORT PGWS_MAX_CONNECTIONS=$((IDLE_N * 2 > 20000 ? IDLE_N * 2 : 20000))
 }
+bench_port() {   # a free port below the ephemeral range, which loadgen fills up
+	local p
+	for p in $(shuf -i 20000-32000 -n 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+		ss -Htan "sport = :$p" 2>/dev/null | grep -q . && continue
+		echo "$p"
+		return 0
+	done
+	free_port
+}
 start_server() {   # start_server KIND: fresh db, fresh process; sets SRV_PID PORT
 	fresh_db
-	PORT=$(free_port)
+	PORT=$(bench_port)
 	server_env
+	: >"$WORK/$1.out"   # here, not in the background child: no stale line
 	# shellcheck disable=SC2046
 	$(server_cmd "$1") >"$WORK/$1.out" 2>>"$WORK/$1.err" &
 	SRV_PID=$!
@@ -173,7 +190,7 @@ footprint() {   # binary size, start-up time, idle RSS
 		put "$k" binary_kb $(((node_b + app_b) / 1024))
 	fi
 	fresh_db
-	PORT=$(free_port)
+	PORT=$(bench_port)
 	server_env
 	f=$WORK/$k.startup
 	# shellcheck disable=SC2046
@@ -211,7 +228,7 @@ fanout() {   # fanout KIND TAG N PGBENCH-ARGS...
 	c0=$(cpu_us)
 	pgbench -n -f "$WORK/notify.sql" "$@" "$DB_URI" >"$WORK/$k.$tag.pgbench" 2>&1 ||
 		say "$k: pgbench failed: $(tail -2 "$WORK/$k.$tag.pgbench")"
-	wait_line "$f" '^DONE' 600 || say "$k: fan-out never went quiet"
+	wait_line "$f" '^DONE' 300 || say "$k: fan-out never went quiet"
 	c1=$(cpu_us)
 	stop_lg
 	stop_server
@@ -230,20 +247,20 @@ fanout() {   # fanout KIND TAG N PGBENCH-ARGS...
 	put "$k" "${tag}_dropped" "$(get "$f" closed_by_server)"
 }
 
-echo_() {
-	local k=$1 f=$WORK/$1.echo c0 c1 rt
+echo_() {   # echo_ KIND TAG N WINDOW SECS
+	local k=$1 tag=$2 f=$WORK/$1.$2 c0 c1 rt
 	start_server "$k"
 	c0=$(cpu_us)
-	"$LG" echo "$ECHO_N" --port "$PORT" --token "$TOKEN_RW" --channel e \
-	    --duration "$ECHO_SECS" >"$f" 2>>"$WORK/loadgen.err"
+	"$LG" echo "$3" --port "$PORT" --token "$TOKEN_RW" --channel e \
+	    --window "$4" --duration "$5" >"$f" 2>>"$WORK/loadgen.err"
 	c1=$(cpu_us)
 	stop_server
 	rt=$(get "$f" round_trips)
-	put "$k" echo_per_s "$(get "$f" round_trips_per_s)"
-	put "$k" echo_p50_ms "$(awk -v v="$(get "$f" lat_p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
-	put "$k" echo_p99_ms "$(awk -v v="$(get "$f" lat_p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
-	put "$k" echo_cpu_us "$(awk -v c=$((c1 - c0)) -v d="${rt:-0}" 'BEGIN{printf "%.1f", d ? c/d : 0}')"
-	put "$k" echo_lg_cpu "$(get "$f" loadgen_cpu_pct)"
+	put "$k" "${tag}_per_s" "$(get "$f" round_trips_per_s)"
+	put "$k" "${tag}_p50_ms" "$(awk -v v="$(get "$f" lat_p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" "${tag}_p99_ms" "$(awk -v v="$(get "$f" lat_p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" "${tag}_cpu_us" "$(awk -v c=$((c1 - c0)) -v d="${rt:-0}" 'BEGIN{printf "%.1f", d ? c/d : 0}')"
+	put "$k" "${tag}_lg_cpu" "$(get "$f" loadgen_cpu_pct)"
 }
 
 T0=$(date +%s)
@@ -257,7 +274,14 @@ for k in $SERVERS; do
 	say "$k: saturated fan-out $SAT_N x $((SAT_TX * SAT_CLIENTS)) notifications"
 	fanout "$k" sat "$SAT_N" -c "$SAT_CLIENTS" -t "$SAT_TX"
 done
-for k in $SERVERS; do say "$k: echo $ECHO_N writers ${ECHO_SECS}s"; echo_ "$k"; done
+for k in $SERVERS; do
+	say "$k: echo $ECHO_N writers ${ECHO_SECS}s"
+	echo_ "$k" echo "$ECHO_N" 1 "$ECHO_SECS"
+done
+for k in $SERVERS; do
+	say "$k: ingest $INGEST_N writers x $INGEST_WINDOW in flight ${INGEST_SECS}s"
+	echo_ "$k" ingest "$INGEST_N" "$INGEST_WINDOW" "$INGEST_SECS"
+done
 say "dispatch microbenchmark"
 "$WORK/dispatch" "$DISPATCH_SECS" >"$WORK/dispatch.out"
 
@@ -296,6 +320,11 @@ row "echo $ECHO_N writers" "latency p50 ms" echo_p50_ms
 row "echo $ECHO_N writers" "latency p99 ms" echo_p99_ms
 row "echo $ECHO_N writers" "server CPU µs per round trip" echo_cpu_us
 row "echo $ECHO_N writers" "loadgen CPU %" echo_lg_cpu
+ING="ingest $INGEST_N writers x $INGEST_WINDOW in flight"
+row "$ING" "messages/s (NOTIFYed and back)" ingest_per_s
+row "$ING" "latency p99 ms" ingest_p99_ms
+row "$ING" "server CPU µs per message" ingest_cpu_us
+row "$ING" "loadgen CPU %" ingest_lg_cpu
 for c in bench_payload envelope payload_1k; do
 	printf '| dispatch (pgws code only) | %s (%s B) notifications/s parsed+routed | %s | - | - |\n' \
 	    "$c" "$(get "$WORK/dispatch.out" "dispatch_${c}_bytes")" "$(get "$WORK/dispatch.out" "dispatch_${c}_per_s")"
