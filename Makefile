@@ -8,6 +8,7 @@
 #   make setup    installs the build and test dependencies (root)
 #   make run      runs pgws, with a throwaway PostgreSQL if PGWS_DB_URI is unset
 #   make test     the whole test suite (same as ./test.sh)
+#   make bench    pgws side by side with the Node.js peer (bench/RESULTS.md)
 
 VERSION = 0.1.0
 
@@ -168,10 +169,17 @@ run: setup pgws
 test:
 	./test.sh
 
+bench: pgws
+	bench/run.sh
+
+build/loadgen: bench/loadgen.c
+	@mkdir -p build
+	cc -std=c11 -O2 -Wall -Wextra -Werror -o $@ bench/loadgen.c -lm
+
 clean:
 	rm -rf build pgws pgws-debug
 
 distclean: clean
 	rm -rf deps
 
-.PHONY: all debug unit fuzz deps setup run test clean distclean
+.PHONY: all debug unit fuzz deps setup run test bench clean distclean
