@@ -889,6 +889,8 @@ def test_pipeline_flood():
                   "%d pipelined requests (%s): %d answered, eof %s in %.1fs"
                   % (len(reqs) + 1, name, n, eof, time.time() - t0))
         check(health(srv) == 200, "/health after the pipelines")
+    import shutil
+    shutil.rmtree(root, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- routing
