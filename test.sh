@@ -26,7 +26,7 @@ bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
 # suite NAME CMD...: runs a program that prints "N passed, N failed" and
 # adds its counts; a program that dies without that line counts one failure.
 suite() {
-	local name=$1 out=$LOGS/$1.log rc
+	local name=$1 out=$LOGS/$1.log rc t0=$SECONDS
 	shift
 	echo "== $name"
 	"$@" >"$out" 2>&1
@@ -48,7 +48,7 @@ suite() {
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 		bad "$name: exit $rc"
 	fi
-	echo "   $line"
+	echo "   $line ($((SECONDS - t0)) s)"
 }
 
 echo "== build"
