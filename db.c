@@ -603,9 +603,7 @@ conn_io(struct dconn *c, short rev, double now)
  * The listener's probe: with supervision (check_ms > 0) a query sent when
  * nothing arrived for check_ms, answered within check_ms or the listener is
  * lost.  The same query samples pg_notification_queue_usage() for /metrics
- * at least every DB_SAMPLE_S seconds, also without supervision: a listener
- * that stopped answering is then noticed too (and, unsupervised, ends pgws
- * so that a supervisor restarts it).
+ * at least every DB_SAMPLE_S seconds, also without supervision.
  */
 #define DB_SAMPLE_S 10.0
 
@@ -642,7 +640,11 @@ listener_check(struct dconn *c, double now)
 	}
 	c->qfail = 0;
 	c->last_probe = now;
-	c->probe_dl = now + iv;
+	/*
+	 * Unsupervised, the sample has no deadline: only a listener that
+	 * dies (an error or end of stream) ends pgws, not a slow database.
+	 */
+	c->probe_dl = now + (db.check_ms > 0 ? iv : 1e9);
 }
 
 static void

@@ -494,6 +494,7 @@ struct chan {
 /* Kernel send buffer of a websocket (Linux doubles it for bookkeeping). */
 #define WS_SNDBUF 65536
 
+static struct msg *ping_msg;    /* one empty ping frame, shared by all */
 static struct conn *conns;
 static int *free_slots;
 static int nfree;
@@ -664,13 +665,8 @@ static int conn_send(struct conn *c, struct msg *m)
 {
 	/* Before judging a reader slow, give it what its socket takes. */
 	if (c->out_bytes + m->len > (size_t)cfg.max_pending / 2 && c->oq_n &&
-	    !c->want_out) {
-		c->dirty = 0;
-		if (conn_flush(c) < 0)
-			return -1;
-		if (c->oq_n)
-			mark_dirty(c);
-	}
+	    !c->want_out && conn_flush(c) < 0)
+		return -1;
 	if (c->out_bytes + m->len > (size_t)cfg.max_pending) {
 		st.slow_dropped++;
 		logf_(L_WARN, "%s: dropped: %zu bytes queued for a slow reader "
@@ -784,6 +780,8 @@ static int conn_flush(struct conn *c)
 				return -1;
 			}
 			c->file_off += w;
+			/* A download that progresses is not idle. */
+			c->deadline = now + (double)cfg.handshake_timeout;
 			if (w < r) {
 				c->want_out = 1;
 				return 0;
@@ -792,7 +790,8 @@ static int conn_flush(struct conn *c)
 		close(c->file_fd);
 		c->file_fd = -1;
 		c->state = c->keepalive ? CS_HTTP : CS_DRAIN;
-		c->deadline = now + (double)cfg.handshake_timeout;
+		c->deadline = now + (double)(c->keepalive ? cfg.handshake_timeout :
+		    cfg.close_timeout);
 		/*
 		 * Requests pipelined behind the file waited in c->in; the
 		 * loop parses them next (not from here, which could recurse
@@ -896,19 +895,22 @@ static void ws_fail(struct conn *c, int code, const char *reason)
 
 static void meta_event(struct conn *c, const char *event)
 {
-	char payload[4096], env[8000];
+	char payload[8000], env[8000];
 	size_t n = 0;
 	struct session *s = c->s;
 
 	for (uint32_t i = 0; i < s->nchan; i++) {
-		if (n + s->chan[i].len + 1 >= sizeof payload)
-			break;
+		if (n + s->chan[i].len + 1 >= sizeof payload) {
+			logf_(L_WARN, "%s: %s event not published: channel list "
+			    "too long for a NOTIFY", c->addr, event);
+			return;
+		}
 		if (i)
 			payload[n++] = ',';
 		memcpy(payload + n, s->chan[i].name, s->chan[i].len);
 		n += s->chan[i].len;
 	}
-	long e = envelope(env, sizeof env, event, cfg.meta_channel,
+	long e = envelope(env, sizeof env - 1, event, cfg.meta_channel,
 	    strlen(cfg.meta_channel), payload, n, s);
 	if (e < 0 || db_publish(0, (unsigned)(c - conns), env, (size_t)e) < 0)
 		logf_(L_WARN, "%s: %s event not published", c->addr, event);
@@ -926,7 +928,8 @@ static void ws_message(struct conn *c, const unsigned char *p, size_t n)
 	}
 	st.msgs_in++;
 	for (uint32_t i = 0; i < s->nchan; i++) {
-		long e = envelope(env, sizeof env, "WebsocketMessage",
+		/* PostgreSQL refuses payloads of 8000 bytes or more. */
+		long e = envelope(env, sizeof env - 1, "WebsocketMessage",
 		    s->chan[i].name, s->chan[i].len, (const char *)p, n, s);
 		if (e < 0) {
 			ws_fail(c, 1009, "Message too long for a NOTIFY "
@@ -1075,8 +1078,10 @@ static void respond(struct conn *c, const struct http_req *r, int status,
 		    status, r->method_len == 4 && !memcmp(r->method, "HEAD", 4) ?
 		    (size_t)0 : blen, (now - c->t0) * 1000);
 	}
-	if (c->state == CS_HTTP && !c->keepalive)
+	if (c->state == CS_HTTP && !c->keepalive) {
 		c->state = CS_DRAIN;
+		c->deadline = now + (double)cfg.close_timeout;
+	}
 	int rc = conn_send(c, m);
 	msg_unref(m);
 	(void)rc;
@@ -1335,7 +1340,9 @@ static void ws_upgrade(struct conn *c, const struct http_req *r)
 		else
 			asked_len = -2;
 	}
-	if (asked_len == -1 || asked_len == 0) {
+	if (asked_len == -1 || asked_len == 0 || (asked_len > 0 &&
+	    ws_utf8(WS_UTF8_OK, (const unsigned char *)asked, (size_t)asked_len)
+	    != WS_UTF8_OK)) {
 		reject(c, r, 400, "Invalid channel name in path", NULL);
 		return;
 	}
@@ -1375,6 +1382,7 @@ static void ws_upgrade(struct conn *c, const struct http_req *r)
 		p += cl.chan[i].n;
 	}
 	c->s = s;
+	nws++;          /* conn_close undoes this whenever c->s is set */
 	if (s->mode & JWT_MODE_R)
 		for (uint32_t i = 0; i < s->nchan; i++)
 			if (chan_join(s, i, (int)(c - conns)) < 0) {
@@ -1400,7 +1408,6 @@ static void ws_upgrade(struct conn *c, const struct http_req *r)
 	int sndbuf = WS_SNDBUF;
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
 	c->state = CS_WS;
-	nws++;
 	st.ws_opened++;
 	ws_dec_init(&c->dec, (uint64_t)cfg.max_message, 0);
 	c->last_rx = now;
@@ -1563,6 +1570,7 @@ static void ws_input(struct conn *c, unsigned char *p, size_t len)
 				if (conn_frame(c, WS_OP_CLOSE, pl, pn) < 0)
 					return;
 				c->state = CS_DRAIN;
+				c->deadline = now + (double)cfg.close_timeout;
 			}
 			return;
 		case WS_EV_ERROR:
@@ -1573,8 +1581,10 @@ static void ws_input(struct conn *c, unsigned char *p, size_t len)
 				    "Protocol error";
 				ws_fail(c, ev.code, why);
 			}
-			if (c->fd >= 0)
+			if (c->fd >= 0) {
 				c->state = CS_DRAIN;
+				c->deadline = now + (double)cfg.close_timeout;
+			}
 			return;
 		}
 		if (len == 0)
@@ -1667,7 +1677,6 @@ static void conn_close(struct conn *c, const char *why)
 	c->oq = NULL;
 	c->in = NULL;
 	c->msg = NULL;
-	c->dirty = 0;
 	if (c->reparse) {
 		c->reparse = 0;
 		nreparse--;
@@ -1692,9 +1701,11 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 	int slot = free_slots[--nfree];
 	struct conn *c = &conns[slot];
 	uint32_t gen = c->gen + 1;
+	unsigned char listed = c->dirty;
 	if (slot >= conn_hiwater)
 		conn_hiwater = slot + 1;
 	memset(c, 0, sizeof *c);
+	c->dirty = listed;
 	c->tls = tls;
 	c->gen = gen ? gen : 1;
 	c->fd = fd;
@@ -1750,6 +1761,7 @@ static double conn_timers(struct conn *c)
 	case CS_HTTP:
 	case CS_FILE:
 	case CS_CLOSING:
+	case CS_DRAIN:
 		if (now >= c->deadline) {
 			st.timeouts++;
 			logf_(L_DEBUG, "%s: timed out", c->addr);
@@ -1772,7 +1784,7 @@ static double conn_timers(struct conn *c)
 		}
 		if (now >= c->next_ping) {
 			c->next_ping = now + (double)cfg.ping_interval;
-			if (conn_frame(c, WS_OP_PING, NULL, 0) < 0)
+			if (conn_send(c, ping_msg) < 0)
 				return -1;
 		}
 		double t = c->next_ping - now;
@@ -1925,11 +1937,13 @@ enum { WHO_SIGNAL = -3, WHO_DB = -2, WHO_LISTENER = -1 };
 
 static struct pollfd *ev_pfd;
 static int *ev_who;
+static uint32_t *ev_gen;        /* a connection's gen when it was added */
 static size_t ev_n, ev_cap;
 
 static void ev_add(int fd, short events, int who)
 {
 	ev_pfd[ev_n] = (struct pollfd){ fd, events, 0 };
+	ev_gen[ev_n] = who >= 0 ? conns[who].gen : 0;
 	ev_who[ev_n++] = who;
 }
 
@@ -1944,10 +1958,10 @@ static void flush_dirty(void)
 {
 	for (int i = 0; i < ndirty; i++) {
 		struct conn *c = &conns[dirty[i]];
-		if (c->fd >= 0 && c->dirty) {
-			c->dirty = 0;
+		/* dirty means "listed": it survives close and reuse. */
+		c->dirty = 0;
+		if (c->fd >= 0)
 			conn_flush(c);
-		}
 	}
 	ndirty = 0;
 }
@@ -2003,7 +2017,12 @@ static double loop_prepare(size_t *db_first, size_t *db_n)
 			/* Plaintext already decrypted wakes no poll(). */
 			if ((ev & POLLIN) && tls_buffered(c->tls))
 				timeout = 0;
-			ev |= tls_events(c->tls);
+			/*
+			 * The engine wants records almost always; only states
+			 * that read may poll for them, or unread bytes would
+			 * wake every turn.
+			 */
+			ev |= tls_events(c->tls) & ((ev & POLLIN) | POLLOUT);
 		}
 		/* Output the timers queued is flushed below, polled next turn. */
 		if (!c->dirty)
@@ -2044,7 +2063,7 @@ static void loop_dispatch(size_t db_first, size_t db_n)
 			continue;
 		}
 		struct conn *c = &conns[who];
-		if (c->fd != p->fd)
+		if (c->fd != p->fd || c->gen != ev_gen[i])
 			continue;       /* closed (and maybe reused) this turn */
 		if (p->revents & (POLLIN | POLLHUP | POLLERR))
 			conn_read(c);
@@ -2060,7 +2079,8 @@ static void serve(void)
 	ev_cap = (size_t)cfg.max_connections + (size_t)cfg.pool_size + 16;
 	ev_pfd = calloc(ev_cap, sizeof *ev_pfd);
 	ev_who = calloc(ev_cap, sizeof *ev_who);
-	if (!ev_pfd || !ev_who)
+	ev_gen = calloc(ev_cap, sizeof *ev_gen);
+	if (!ev_pfd || !ev_who || !ev_gen)
 		die2("out of memory");
 	for (;;) {
 		size_t db_first, db_n;
@@ -2078,7 +2098,9 @@ static void serve(void)
 				logf_(L_INFO, "SIGHUP: reloaded %s and %s",
 				    cfg.cert_file, cfg.key_file);
 		}
-		if (stopping && (nactive == 0 || now >= stop_deadline))
+		/* Messages already accepted (and Close events) still go out. */
+		if (stopping && ((nactive == 0 && db_pending() == 0) ||
+		    now >= stop_deadline))
 			break;
 		double timeout = loop_prepare(&db_first, &db_n);
 		int rc = ev_wait(timeout);
@@ -2096,6 +2118,7 @@ static void serve(void)
 		conn_close(&conns[i], NULL);
 	free(ev_pfd);
 	free(ev_who);
+	free(ev_gen);
 	logf_(L_INFO, "stopped");
 }
 
@@ -2266,18 +2289,15 @@ int main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
+	ping_msg = msg_frame(WS_OP_PING, NULL, 0);
+	if (!ping_msg)
+		die2("out of memory");
 	if (pipe(sigpipe_fd) < 0)
 		die2("pipe: %s", strerror(errno));
 	for (int i = 0; i < 2; i++) {
 		fcntl(sigpipe_fd[i], F_SETFL, O_NONBLOCK);
 		fcntl(sigpipe_fd[i], F_SETFD, FD_CLOEXEC);
 	}
-	struct sigaction sa = { .sa_handler = on_stop };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = on_hup;
-	sigaction(SIGHUP, &sa, NULL);
 
 	struct db_cfg dc = {
 		.uri = cfg.db_uri, .channel = cfg.listen_channel,
@@ -2290,6 +2310,16 @@ int main(int argc, char **argv)
 		logf_(L_ERROR, "database: %s", err);
 		return 1;
 	}
+	/*
+	 * Installed only now: while db_init waits between connection
+	 * attempts, SIGTERM keeps its default action and ends pgws at once.
+	 */
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	open_listeners();
 	logf_(L_INFO, "pgws %s serving on port %d (listen channel '%s')",
 	    PGWS_VERSION, bound_port, cfg.listen_channel);
@@ -2303,5 +2333,6 @@ int main(int argc, char **argv)
 	free(free_slots);
 	free(dirty);
 	free(chans);
+	msg_unref(ping_msg);
 	return exit_status;
 }
