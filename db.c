@@ -82,6 +82,8 @@ static struct {
 	int retries;
 	long check_ms;
 	size_t queue_max;
+	size_t bytes_max;       /* payload bytes queued across the pool, at most */
+	size_t qbytes;          /* payload bytes queued now */
 	size_t batch_max;
 	struct dconn lis;
 	struct dconn *pool;
@@ -228,6 +230,7 @@ q_pop(struct dconn *c)
 
 	c->qhead = (c->qhead + 1) % c->qcap;
 	c->qlen--;
+	db.qbytes -= (size_t)m->len;
 	if (c->solo)
 		c->solo--;
 	return m;
@@ -711,6 +714,7 @@ db_init(const struct db_cfg *cfg, char *err, size_t errcap)
 	db.retries = cfg->retries < 1 ? 1 : cfg->retries;
 	db.check_ms = cfg->check_ms < 0 ? 0 : cfg->check_ms;
 	db.queue_max = cfg->queue_max ? cfg->queue_max : QUEUE_DEFAULT;
+	db.bytes_max = cfg->bytes_max ? cfg->bytes_max : (size_t)64 << 20;
 	db.batch_max = cfg->batch_max ? cfg->batch_max : BATCH_DEFAULT;
 	db.uri = strdup(cfg->uri);
 	db.channel = strdup(cfg->channel);
@@ -858,7 +862,7 @@ db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len)
 	if (!db.pool || len > INT_MAX - sizeof *m)
 		return -1;
 	c = &db.pool[affinity % (unsigned)db.pool_size];
-	if (c->qlen >= db.queue_max)
+	if (c->qlen >= db.queue_max || db.qbytes + len > db.bytes_max)
 		return -1;
 	if (c->qlen == c->qcap && q_grow(c) < 0)
 		return -1;
@@ -869,6 +873,7 @@ db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len)
 	memcpy(m->data, payload, len);
 	c->q[(c->qhead + c->qlen) % c->qcap] = m;
 	c->qlen++;
+	db.qbytes += len;
 	return 0;
 }
 

@@ -20,6 +20,8 @@ struct db_cfg {
 	long check_ms;        /* PGWS_CHECK_LISTENER_INTERVAL; 0 = no supervision: listener loss
 	                         calls db_on_listener(0) once and the caller exits */
 	size_t queue_max;     /* messages queued or in flight per pool connection; 0 = 10000 */
+	size_t bytes_max;     /* payload bytes queued across the whole pool before
+	                         db_publish refuses (0 = 64 MiB) */
 	size_t batch_max;     /* most notifications sent in one pipeline batch; 0 = 256 */
 };
 

@@ -138,6 +138,7 @@ static struct {
 	long ping_interval;
 	long close_timeout;
 	long publish_queue;
+	long publish_bytes;
 	long publish_batch;
 	char *log_level;
 } cfg;
@@ -199,6 +200,8 @@ static const struct var vars[] = {
 	  "seconds to wait for the peer's close frame after ours" },
 	{ "PGWS_PUBLISH_QUEUE", "10000", V_INT, &cfg.publish_queue, 1,
 	  10000000, "messages waiting per pool connection before senders get 1013" },
+	{ "PGWS_PUBLISH_QUEUE_BYTES", "67108864", V_INT, &cfg.publish_bytes,
+	  65536, 17179869184L, "payload bytes waiting across the pool before senders get 1013" },
 	{ "PGWS_PUBLISH_BATCH", "256", V_INT, &cfg.publish_batch, 1, 10000,
 	  "most NOTIFYs sent in one round trip" },
 	{ "PGWS_LOG_LEVEL", "info", V_LEVEL, &cfg.log_level, 0, 0,
@@ -2304,6 +2307,7 @@ int main(int argc, char **argv)
 		.pool_size = (int)cfg.pool_size, .retries = (int)cfg.retries,
 		.check_ms = cfg.check_interval,
 		.queue_max = (size_t)cfg.publish_queue,
+		.bytes_max = (size_t)cfg.publish_bytes,
 		.batch_max = (size_t)cfg.publish_batch,
 	};
 	if (db_init(&dc, err, sizeof err) < 0) {

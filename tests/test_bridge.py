@@ -484,6 +484,65 @@ def test_database_restart():
     asyncio.run(_database_restart())
 
 
+def pool_pids():
+    r = psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'pgws' "
+             "AND query NOT LIKE 'LISTEN%' AND query NOT LIKE 'SELECT pg_notification_queue_usage%'")
+    return [p for p in r.stdout.split() if p]
+
+
+async def _publish_queue_limits():
+    # The pool backend is frozen, so every message waits in pgws's queue:
+    # exactly the limit is accepted, one more closes the sender with 1013.
+    for env, size, fits in (({"PGWS_PUBLISH_QUEUE": 5}, 10, 5),
+                            ({"PGWS_PUBLISH_QUEUE_BYTES": 65536}, 6000, None)):
+        with Server(PGWS_POOL_SIZE=1, **env) as s:
+            rd = await websockets.connect(s.url + "/q/" + token({"mode": "r", "channel": "q"}))
+            wr = await websockets.connect(s.url + "/q/" + token({"mode": "w", "channel": "q"}))
+            await wr.send("warm-up")
+            await recv_json(rd)
+            pids = pool_pids()
+            check(len(pids) == 1, "found the one pool backend (%s)" % pids)
+            os.kill(int(pids[0]), 19)       # SIGSTOP
+            try:
+                sent = 0
+                code = None
+                for i in range(100):
+                    try:
+                        await wr.send("%d:" % i + "x" * size)
+                        sent += 1
+                        await asyncio.sleep(0.02)
+                    except websockets.ConnectionClosed as e:
+                        code = e.code
+                        break
+                    if wr.close_code:
+                        code = wr.close_code
+                        break
+                if code is None:
+                    code, _ = await recv_close_code(wr, 3)
+                # The envelope of a 6000-byte message is about 6.1 KB: ten fit.
+                want = fits if fits else 65536 // (size + 120)
+                accepted = sent - 1
+                check(code == 1013, "%s: sender closed with 1013 (%s)" % (env, code))
+                check(abs(accepted - want) <= 1,
+                      "%s: %d accepted before 1013 (limit allows about %d)" % (env, accepted, want))
+            finally:
+                os.kill(int(pids[0]), 18)   # SIGCONT
+            got = 0
+            try:
+                while True:
+                    await asyncio.wait_for(rd.recv(), 3)
+                    got += 1
+            except (asyncio.TimeoutError, websockets.ConnectionClosed):
+                pass
+            check(got >= accepted, "%s: the %d accepted messages are delivered after the stall (%d)"
+                  % (env, accepted, got))
+            await rd.close()
+
+
+def test_publish_queue_limits():
+    asyncio.run(_publish_queue_limits())
+
+
 async def _two_instances():
     with Server() as a, Server() as b:
         async with websockets.connect(b.url + "/x/" + token({"mode": "r", "channel": "x"})) as rd, \
