@@ -4,6 +4,8 @@
  *
  *   loadgen idle N     open and hold N websockets; prints "READY" once all
  *                      are up, then holds until SIGTERM/SIGINT or --duration
+ *                      (they read --channel: give one that nobody notifies,
+ *                      or they are subscribers, not idle)
  *   loadgen fanout N   N readers of one channel; each notification payload
  *                      carries "t" (unix µs) and "i" (sequence); measures
  *                      deliveries, latency from t to receipt, sequence gaps

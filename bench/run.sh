@@ -6,7 +6,14 @@
 # (ratio = pgws / peer).
 #
 # Sizes (environment, defaults in brackets):
-#   BENCH_IDLE_N [10000]        idle websockets held open
+#   BENCH_IDLE_N [15000]        idle websockets held open
+#   BENCH_TRICKLE_IDLE_N [15000] idle websockets under the trickle (0: skip it)
+#   BENCH_TRICKLE_RATE [10]     notifications/s to the 1 trickle subscriber
+#   BENCH_TRICKLE_SECS [10]     seconds of trickle
+#   BENCH_TRICKLE_BASE [1]      also run the trickle with 0 idle websockets,
+#   BENCH_TRICKLE_BASE_SECS [5] for this many seconds
+# When BENCH_TRICKLE_IDLE_N equals BENCH_IDLE_N, the idle rows are measured
+# in the trickle run (before the trickle starts), not in a run of their own.
 #   BENCH_FANOUT_N [2000]       subscribers of one channel, rated fan-out
 #   BENCH_FANOUT_RATE [50]      notifications/s (pgbench -R)
 #   BENCH_FANOUT_SECS [10]      seconds of rated fan-out
@@ -28,7 +35,15 @@ set -u
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
 PEER_SRC=${PGWS_PEER:-/work/shared/peers/node-bridge}
-IDLE_N=${BENCH_IDLE_N:-10000}
+IDLE_N=${BENCH_IDLE_N:-15000}
+TRK_N=${BENCH_TRICKLE_IDLE_N:-15000}
+TRK_RATE=${BENCH_TRICKLE_RATE:-10}
+TRK_SECS=${BENCH_TRICKLE_SECS:-10}
+TRK_BASE=${BENCH_TRICKLE_BASE:-1}
+TRK_BASE_SECS=${BENCH_TRICKLE_BASE_SECS:-5}
+MERGED=
+[ "$TRK_N" -gt 0 ] && [ "$TRK_N" = "$IDLE_N" ] && MERGED=1
+MAX_IDLE=$((IDLE_N > TRK_N ? IDLE_N : TRK_N))
 FAN_N=${BENCH_FANOUT_N:-2000}
 FAN_RATE=${BENCH_FANOUT_RATE:-50}
 FAN_SECS=${BENCH_FANOUT_SECS:-10}
@@ -50,13 +65,15 @@ say() { echo "bench: $*" >&2; }
 fail() { say "$*"; exit 1; }
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
-[ "$(ulimit -n)" -gt $((IDLE_N + 100)) ] ||
-	fail "RLIMIT_NOFILE $(ulimit -n) is too low for BENCH_IDLE_N=$IDLE_N"
+[ "$(ulimit -n)" -gt $((MAX_IDLE + 100)) ] ||
+	fail "RLIMIT_NOFILE $(ulimit -n) is too low for $MAX_IDLE idle websockets"
 
 WORK=$(mktemp -d /tmp/pgws-bench.XXXXXX) || exit 1
-SRV_PID= LG_PID=
+SRV_PID= LG_PID= IDLE_PID= PERF_PID=
 cleanup() {
 	trap - EXIT INT TERM
+	[ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null && wait "$PERF_PID" 2>/dev/null
+	[ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null && wait "$IDLE_PID" 2>/dev/null
 	[ -n "$LG_PID" ] && kill "$LG_PID" 2>/dev/null && wait "$LG_PID" 2>/dev/null
 	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
 	command -v pg_stop >/dev/null && pg_stop
@@ -110,7 +127,7 @@ server_cmd() {   # server_cmd KIND: the argv that runs it
 }
 server_env() {   # the same configuration for both
 	export PGWS_DB_URI=$DB_URI PGWS_JWT_SECRET=$SECRET PGWS_HOST=127.0.0.1 \
-	    PGWS_PORT=$PORT PGWS_MAX_CONNECTIONS=$((IDLE_N * 2 > 20000 ? IDLE_N * 2 : 20000))
+	    PGWS_PORT=$PORT PGWS_MAX_CONNECTIONS=$((MAX_IDLE + 1000 > 20000 ? MAX_IDLE + 1000 : 20000))
 }
 bench_port() {   # a free port below the ephemeral range, which loadgen fills up
 	local p
@@ -204,7 +221,7 @@ idle() {
 	sleep 1
 	r0=$(rss_kb)
 	put "$k" idle_rss_kb "$r0"
-	start_lg "$f" idle "$IDLE_N" --port "$PORT" --token "$TOKEN_R" --duration 300
+	start_lg "$f" idle "$IDLE_N" --port "$PORT" --token "$TOKEN_R" --channel idle --duration 300
 	wait_line "$f" '^READY' 200 || say "$k: idle websockets never all up"
 	sleep 2
 	r1=$(rss_kb)
@@ -263,9 +280,126 @@ echo_() {   # echo_ KIND TAG N WINDOW SECS
 	put "$k" "${tag}_lg_cpu" "$(get "$f" loadgen_cpu_pct)"
 }
 
+# Counts the loop's turns (poll for pgws; epoll_wait/epoll_pwait for the
+# peer's libuv) and CPU time (task-clock) of SRV_PID, from perf_start to
+# perf_stop.  Falls back to strace -c (syscalls) and /proc ticks (CPU).
+TURN_SC="poll epoll_wait epoll_pwait epoll_pwait2"
+PERF_OK=
+if command -v perf >/dev/null &&
+	perf stat -e syscalls:sys_enter_poll -o /dev/null -- true 2>/dev/null; then
+	PERF_OK=1
+fi
+perf_start() {   # perf_start OUTFILE
+	local ev=task-clock s
+	if [ -n "$PERF_OK" ]; then
+		for s in $TURN_SC; do
+			[ -d "/sys/kernel/tracing/events/syscalls/sys_enter_$s" ] ||
+			    [ -d "/sys/kernel/debug/tracing/events/syscalls/sys_enter_$s" ] &&
+			    ev="$ev,syscalls:sys_enter_$s"
+		done
+		perf stat -x, -e "$ev" -p "$SRV_PID" -o "$1" 2>>"$WORK/perf.err" &
+	else
+		strace -c -f -p "$SRV_PID" -e trace="${TURN_SC// /,}" -o "$1" 2>>"$WORK/perf.err" &
+	fi
+	PERF_PID=$!
+	sleep 0.3   # attached
+}
+perf_stop() {
+	kill -INT "$PERF_PID" 2>/dev/null
+	wait "$PERF_PID" 2>/dev/null
+	PERF_PID=
+}
+perf_turns() {   # perf_turns FILE: loop turns counted
+	if [ -n "$PERF_OK" ]; then
+		awk -F, '$3 ~ /^syscalls:sys_enter_/ {n += $1} END {print n + 0}' "$1"
+	else
+		awk -v l="$TURN_SC" 'BEGIN {split(l, a, " "); for (i in a) w[a[i]] = 1}
+		    ($NF in w) && $4 ~ /^[0-9]+$/ {n += $4} END {print n + 0}' "$1"
+	fi
+}
+perf_cpu_us() {   # perf_cpu_us FILE: task-clock µs (empty without perf)
+	[ -n "$PERF_OK" ] && awk -F, '$3 == "task-clock" {printf "%.0f", $1 * 1000}' "$1"
+}
+
+trickle() {   # trickle KIND TAG NIDLE SECS: NIDLE idle websockets + 1 subscriber, rated trickle
+	local k=$1 tag=$2 n=$3 secs=$4 f=$WORK/$1.$2 fi=$WORK/$1.$2.idle fp=$WORK/$1.$2.perf
+	local r0 r1 open c0 c1 w0 w1 cpu turns del wall
+	start_server "$k"
+	sleep 1
+	r0=$(rss_kb)
+	if [ "$n" -gt 0 ]; then
+		"$LG" idle "$n" --port "$PORT" --token "$TOKEN_R" --channel idle --duration 600 \
+		    >"$fi" 2>>"$WORK/loadgen.err" &
+		IDLE_PID=$!
+		for _ in $(seq 600); do
+			grep -q '^READY' "$fi" 2>/dev/null && break
+			kill -0 "$IDLE_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		grep -q '^READY' "$fi" || say "$k: idle websockets never all up"
+		sleep 1
+		open=$(sed -n 's/^READY open=\([0-9]*\).*/\1/p' "$fi")
+		r1=$(rss_kb)
+		put "$k" "${tag}_idle_open" "${open:-0}"
+		[ "${open:-0}" -gt 0 ] && put "$k" "${tag}_kb_per_ws" \
+		    "$(awk -v a="$r0" -v b="$r1" -v n="$open" 'BEGIN{printf "%.2f", (b-a)/n}')"
+		if [ "$tag" = trk ] && [ -n "$MERGED" ]; then   # the idle scenario's rows
+			put "$k" idle_rss_kb "$r0"
+			put "$k" idle_open "${open:-0}"
+			put "$k" idle_connect_ms "$(sed -n 's/^READY.* ms=\([0-9]*\).*/\1/p' "$fi")"
+			put "$k" idle_kb_per_ws "${R[$k.${tag}_kb_per_ws]:-}"
+			put "$k" idle_rss_loaded_kb "$r1"
+		fi
+	fi
+	start_lg "$f" fanout 1 --port "$PORT" --token "$TOKEN_R" --channel bench \
+	    --quiet-ms 2000 --duration 120 --hold 1
+	wait_line "$f" '^READY' 30 || say "$k: trickle subscriber never up"
+	sleep 1
+	w0=$(date +%s%N) c0=$(cpu_us)
+	perf_start "$fp"
+	pgbench -n -f "$WORK/notify.sql" -c 1 -R "$TRK_RATE" -T "$secs" "$DB_URI" \
+	    >"$WORK/$k.$tag.pgbench" 2>&1 ||
+		say "$k: pgbench failed: $(tail -2 "$WORK/$k.$tag.pgbench")"
+	wait_line "$f" '^DONE' 60 || say "$k: trickle never went quiet"
+	perf_stop
+	c1=$(cpu_us) w1=$(date +%s%N)
+	stop_lg
+	if [ -n "$IDLE_PID" ]; then
+		kill "$IDLE_PID" 2>/dev/null
+		wait "$IDLE_PID" 2>/dev/null
+		IDLE_PID=
+	fi
+	stop_server
+	cpu=$(perf_cpu_us "$fp")
+	[ -n "$cpu" ] || cpu=$((c1 - c0))
+	turns=$(perf_turns "$fp")
+	del=$(get "$f" delivered)
+	wall=$(((w1 - w0) / 1000))
+	put "$k" "${tag}_sent" "$(sent_count)"
+	put "$k" "${tag}_delivered" "${del:-0}"
+	put "$k" "${tag}_cpu_pct" "$(awk -v c="$cpu" -v w="$wall" 'BEGIN{printf "%.2f", w ? 100*c/w : 0}')"
+	put "$k" "${tag}_cpu_us" "$(awk -v c="$cpu" -v d="${del:-0}" 'BEGIN{printf "%.0f", d ? c/d : 0}')"
+	put "$k" "${tag}_p50_ms" "$(awk -v v="$(get "$f" lat_p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" "${tag}_p99_ms" "$(awk -v v="$(get "$f" lat_p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" "${tag}_turns" "$turns"
+	put "$k" "${tag}_us_per_turn" "$(awk -v c="$cpu" -v t="$turns" 'BEGIN{printf "%.0f", t ? c/t : 0}')"
+}
+
 T0=$(date +%s)
 for k in $SERVERS; do say "$k: footprint";   footprint "$k"; done
-for k in $SERVERS; do say "$k: idle $IDLE_N"; idle "$k"; done
+[ -n "$MERGED" ] || for k in $SERVERS; do say "$k: idle $IDLE_N"; idle "$k"; done
+if [ "$TRK_N" -gt 0 ]; then
+	for k in $SERVERS; do
+		say "$k: idle $TRK_N + trickle ${TRK_RATE}/s for ${TRK_SECS}s"
+		trickle "$k" trk "$TRK_N" "$TRK_SECS"
+	done
+fi
+if [ "$TRK_BASE" = 1 ]; then
+	for k in $SERVERS; do
+		say "$k: idle 0 + trickle ${TRK_RATE}/s for ${TRK_BASE_SECS}s (baseline)"
+		trickle "$k" trk0 0 "$TRK_BASE_SECS"
+	done
+fi
 for k in $SERVERS; do
 	say "$k: fan-out $FAN_N x $FAN_RATE/s for ${FAN_SECS}s"
 	fanout "$k" fan "$FAN_N" -c 1 -R "$FAN_RATE" -T "$FAN_SECS"
@@ -302,6 +436,26 @@ row footprint "idle RSS KB" idle_rss_kb
 row "idle $IDLE_N" "websockets open" idle_open
 row "idle $IDLE_N" "RSS growth per websocket KB" idle_kb_per_ws
 row "idle $IDLE_N" "time to open all ms" idle_connect_ms
+for t in trk trk0; do
+	if [ $t = trk ]; then
+		[ "$TRK_N" -gt 0 ] || continue
+		TRK="idle $TRK_N + trickle ${TRK_RATE}/s ${TRK_SECS}s"
+	else
+		[ "$TRK_BASE" = 1 ] || continue
+		TRK="idle 0 + trickle ${TRK_RATE}/s ${TRK_BASE_SECS}s"
+	fi
+	if [ $t = trk ] && [ -z "$MERGED" ]; then
+		row "$TRK" "idle websockets open" trk_idle_open
+		row "$TRK" "RSS growth per idle websocket KB" trk_kb_per_ws
+	fi
+	row "$TRK" "notifications delivered (of pgws ${R[pgws.${t}_sent]:-?} / peer ${R[peer.${t}_sent]:-?} sent)" ${t}_delivered
+	row "$TRK" "server CPU % of one core" ${t}_cpu_pct
+	row "$TRK" "server CPU µs per notification delivered" ${t}_cpu_us
+	row "$TRK" "latency p50 ms" ${t}_p50_ms
+	row "$TRK" "latency p99 ms" ${t}_p99_ms
+	row "$TRK" "loop turns (pgws poll(); peer epoll_pwait)" ${t}_turns
+	row "$TRK" "server CPU µs per loop turn" ${t}_us_per_turn
+done
 row "$FAN" "deliveries/s" fan_per_s
 row "$FAN" "latency p50 ms" fan_p50_ms
 row "$FAN" "latency p99 ms" fan_p99_ms
