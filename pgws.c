@@ -564,6 +564,29 @@ static struct chan *chan_find(const char *name, size_t len, uint32_t h)
 	return NULL;
 }
 
+/*
+ * Doubles the bucket array so that chains stay short however many channels
+ * tokens name; on failure the table keeps working with longer chains.
+ */
+static void chan_grow(void)
+{
+	uint32_t nb = chan_buckets * 2;
+	struct chan **t = calloc(nb, sizeof *t);
+
+	if (!t)
+		return;
+	for (uint32_t i = 0; i < chan_buckets; i++)
+		while (chans[i]) {
+			struct chan *c = chans[i];
+			chans[i] = c->next;
+			c->next = t[c->hash & (nb - 1)];
+			t[c->hash & (nb - 1)] = c;
+		}
+	free(chans);
+	chans = t;
+	chan_buckets = nb;
+}
+
 /* Adds connection slot to the readers of name; 0 or -1 (out of memory). */
 static int chan_join(struct session *s, uint32_t i, int slot)
 {
@@ -580,6 +603,8 @@ static int chan_join(struct session *s, uint32_t i, int slot)
 		c->next = chans[h & (chan_buckets - 1)];
 		chans[h & (chan_buckets - 1)] = c;
 		nchans++;
+		if (nchans > 2 * chan_buckets)
+			chan_grow();
 	}
 	if (c->n == c->cap) {
 		uint32_t cap = c->cap ? c->cap * 2 : 4;

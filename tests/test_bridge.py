@@ -543,6 +543,33 @@ def test_publish_queue_limits():
     asyncio.run(_publish_queue_limits())
 
 
+async def _many_channels():
+    # 40 readers x 64 channels: 2560 channels, past the table's first growth.
+    with Server() as s:
+        socks = []
+        for k in range(40):
+            chans = ["ch-%d-%d" % (k, j) for j in range(64)]
+            socks.append(await websockets.connect(s.url + "/" + token({"mode": "r", "channels": chans})))
+        body = s.http(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n").decode()
+        check("pgws_channels 2560" in body, "2560 channels indexed")
+        ok = True
+        for k in (0, 17, 39):
+            for j in (0, 63):
+                notify(json.dumps({"channel": "ch-%d-%d" % (k, j), "n": j}))
+                m = json.loads(await asyncio.wait_for(socks[k].recv(), 5))
+                ok = ok and m["channel"] == "ch-%d-%d" % (k, j)
+        check(ok, "notifications reach the right reader among 2560 channels")
+        for w in socks:
+            await w.close()
+        await asyncio.sleep(0.3)
+        body = s.http(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n").decode()
+        check("pgws_channels 0" in body, "channels are freed when their readers leave")
+
+
+def test_many_channels():
+    asyncio.run(_many_channels())
+
+
 async def _two_instances():
     with Server() as a, Server() as b:
         async with websockets.connect(b.url + "/x/" + token({"mode": "r", "channel": "x"})) as rd, \
