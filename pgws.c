@@ -34,6 +34,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -141,7 +144,14 @@ static struct {
 	long publish_bytes;
 	long publish_batch;
 	char *log_level;
+	char *backend;
 } cfg;
+
+#ifdef __linux__
+#define EV_DEFAULT "epoll"
+#else
+#define EV_DEFAULT "poll"
+#endif
 
 enum { V_STR, V_URI, V_SECRET, V_BOOL, V_INT, V_LEVEL };
 
@@ -204,6 +214,8 @@ static const struct var vars[] = {
 	  65536, 17179869184L, "payload bytes waiting across the pool before senders get 1013" },
 	{ "PGWS_PUBLISH_BATCH", "256", V_INT, &cfg.publish_batch, 1, 10000,
 	  "most NOTIFYs sent in one round trip" },
+	{ "PGWS_EVENT_BACKEND", EV_DEFAULT, V_STR, &cfg.backend, 0, 0,
+	  "epoll (Linux) or poll: how the loop waits for sockets" },
 	{ "PGWS_LOG_LEVEL", "info", V_LEVEL, &cfg.log_level, 0, 0,
 	  "error, warn, info or debug" },
 };
@@ -344,6 +356,9 @@ static void config_load(void)
 	}
 	if (!*cfg.listen_channel)
 		die2("PGWS_LISTEN_CHANNEL is empty");
+	if (strcmp(cfg.backend, "poll") && strcmp(cfg.backend, EV_DEFAULT))
+		die2("PGWS_EVENT_BACKEND: '%s' is not %s", cfg.backend,
+		    strcmp(EV_DEFAULT, "poll") ? "epoll or poll" : "poll");
 	if (cfg.meta_channel && !*cfg.meta_channel)
 		cfg.meta_channel = NULL;
 	if (cfg.root_path) {
@@ -464,6 +479,7 @@ struct conn {
 	unsigned char dirty;    /* in the flush list this turn */
 	unsigned char want_out; /* last write hit EAGAIN */
 	unsigned char reparse;  /* c->in holds requests to parse */
+	short ev_reg;           /* events registered with epoll */
 	double deadline;        /* handshake, keep-alive or close timeout */
 	double last_rx;
 	double next_ping;
@@ -505,7 +521,6 @@ static int *dirty;
 static int ndirty;
 static int nactive, nws;
 static int conn_hiwater;        /* no slot at or above this was ever used */
-static int nreparse;            /* connections with reparse set */
 
 static struct chan **chans;
 static uint32_t chan_buckets = 1024, nchans;
@@ -674,6 +689,8 @@ static ssize_t io_writev(struct conn *c, const struct iovec *iov, int n)
 
 static void conn_close(struct conn *c, const char *why);
 
+static void ev_forget(struct conn *c);
+
 static void mark_dirty(struct conn *c)
 {
 	if (!c->dirty) {
@@ -827,7 +844,7 @@ static int conn_flush(struct conn *c)
 		 */
 		if (c->state == CS_HTTP && c->in_len) {
 			c->reparse = 1;
-			nreparse++;
+			mark_dirty(c);
 		}
 	}
 	if (c->state == CS_DRAIN) {
@@ -1622,7 +1639,13 @@ static void ws_input(struct conn *c, unsigned char *p, size_t len)
 
 static void conn_read(struct conn *c)
 {
-	for (int rounds = 0; rounds < 4 && c->fd >= 0; rounds++) {
+	/*
+	 * A few reads per turn keep one busy client from starving others;
+	 * decrypted TLS data is read to the end, since no poll() would wake
+	 * us for it.
+	 */
+	for (int rounds = 0; c->fd >= 0 && (rounds < 4 ||
+	    (c->tls && tls_buffered(c->tls))); rounds++) {
 		if (c->state == CS_HTTP) {
 			/*
 			 * Read into the shared buffer and keep only the bytes
@@ -1705,10 +1728,8 @@ static void conn_close(struct conn *c, const char *why)
 	c->oq = NULL;
 	c->in = NULL;
 	c->msg = NULL;
-	if (c->reparse) {
-		c->reparse = 0;
-		nreparse--;
-	}
+	c->reparse = 0;
+	ev_forget(c);
 	nactive--;
 	free_slots[nfree++] = (int)(c - conns);
 }
@@ -1734,6 +1755,7 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 		conn_hiwater = slot + 1;
 	memset(c, 0, sizeof *c);
 	c->dirty = listed;
+	c->ev_reg = -1;
 	c->tls = tls;
 	c->gen = gen ? gen : 1;
 	c->fd = fd;
@@ -1758,6 +1780,7 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	nactive++;
 	st.accepted++;
+	mark_dirty(c);          /* registers its interest, arms its timer */
 }
 
 static void accept_all(int lfd)
@@ -1956,17 +1979,30 @@ static void begin_stop(void)
 /* The loop                                                            */
 
 /*
- * The readiness backend.  Each turn the loop declares what it waits for
- * with ev_add, sleeps in ev_wait and walks the ready entries with their
- * owner (WHO_* or a connection slot).  This is poll(2); an epoll backend
- * would keep these three calls and the loop above them unchanged.
+ * The readiness backend.  Each turn the loop declares the descriptors it
+ * always watches (the signal pipe, listeners, database sockets) with
+ * ev_add, sleeps in ev_wait and walks the ready entries with their owner
+ * (WHO_* or a connection slot).  Client connections go one of two ways:
+ *
+ *   poll   every connection is declared every turn: portable, and fine
+ *          for a few thousand connections;
+ *   epoll  (Linux, the default) each connection is registered once and
+ *          re-registered only when the events it waits for change
+ *          (ev_update, from the dirty list), and the epoll descriptor is
+ *          one more entry of the poll() set.  A turn then costs what is
+ *          ready, not what is connected.
  */
-enum { WHO_SIGNAL = -3, WHO_DB = -2, WHO_LISTENER = -1 };
+enum { WHO_EPOLL = -4, WHO_SIGNAL = -3, WHO_DB = -2, WHO_LISTENER = -1 };
 
 static struct pollfd *ev_pfd;
 static int *ev_who;
 static uint32_t *ev_gen;        /* a connection's gen when it was added */
 static size_t ev_n, ev_cap;
+static int epfd = -1;           /* >= 0: the epoll backend is in use */
+static double timer_walk_at;    /* when the connection timers next run */
+
+/* Timers run at most this often (seconds), however many connections. */
+#define TIMER_SLACK 0.05
 
 static void ev_add(int fd, short events, int who)
 {
@@ -1981,7 +2017,84 @@ static int ev_wait(double timeout)
 	return poll(ev_pfd, ev_n, ms);
 }
 
-/* Writes out what connections queued since the last call: one writev each. */
+/* What c waits for, derived from its state alone. */
+static short conn_events(const struct conn *c)
+{
+	short ev = 0;
+
+	if (c->state == CS_HTTP || c->state == CS_WS || c->state == CS_CLOSING)
+		ev |= POLLIN;
+	if (c->want_out || c->oq_n || c->state == CS_FILE)
+		ev |= POLLOUT;
+	/*
+	 * The TLS engine wants records almost always; only states that read
+	 * may wait for them, or unread bytes would wake every turn.
+	 */
+	if (c->tls)
+		ev |= tls_events(c->tls) & ((ev & POLLIN) | POLLOUT);
+	return ev;
+}
+
+/* epoll: registers the events c now waits for, if they changed. */
+static void ev_update(struct conn *c)
+{
+#ifdef __linux__
+	short want = conn_events(c);
+
+	if (epfd < 0 || want == c->ev_reg)
+		return;
+	struct epoll_event e = { .events = (uint32_t)want,
+	    .data.u64 = (uint64_t)c->gen << 32 | (uint32_t)(c - conns) };
+	if (epoll_ctl(epfd, c->ev_reg < 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD,
+	    c->fd, &e) < 0) {
+		conn_close(c, "epoll_ctl failed");
+		return;
+	}
+	c->ev_reg = want;
+#else
+	(void)c;
+#endif
+}
+
+static void ev_forget(struct conn *c)
+{
+#ifdef __linux__
+	if (epfd >= 0 && c->ev_reg >= 0)
+		epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+#endif
+	c->ev_reg = -1;
+}
+
+/* The next instant one of c's timers is due, or -1. */
+static double conn_due(const struct conn *c)
+{
+	switch (c->state) {
+	case CS_HTTP:
+	case CS_FILE:
+	case CS_CLOSING:
+	case CS_DRAIN:
+		return c->deadline;
+	case CS_WS: {
+		double t = c->next_ping;
+		double d = c->last_rx + 2.0 * (double)cfg.ping_interval;
+		if (d < t)
+			t = d;
+		if (c->exp_at && c->exp_at < t)
+			t = c->exp_at;
+		return t;
+	}
+	default:
+		return -1;
+	}
+}
+
+/*
+ * Visits every connection touched since the last call: writes what it
+ * queued (one writev each), parses requests that waited behind a file,
+ * reads TLS data already decrypted, re-registers its interest and lets its
+ * timers pull the next timer walk earlier.  Entries added meanwhile are
+ * visited in the same call.
+ */
 static void flush_dirty(void)
 {
 	for (int i = 0; i < ndirty; i++) {
@@ -1990,6 +2103,19 @@ static void flush_dirty(void)
 		c->dirty = 0;
 		if (c->fd >= 0)
 			conn_flush(c);
+		if (c->fd >= 0 && c->reparse) {
+			c->reparse = 0;
+			http_input(c);
+		}
+		if (c->fd >= 0 && epfd >= 0 && c->tls && tls_buffered(c->tls) &&
+		    (conn_events(c) & POLLIN))
+			conn_read(c);
+		if (c->fd < 0 || c->dirty)
+			continue;       /* closed, or listed again further on */
+		ev_update(c);
+		double d = conn_due(c);
+		if (d >= 0 && d < timer_walk_at)
+			timer_walk_at = d;
 	}
 	ndirty = 0;
 }
@@ -2000,16 +2126,39 @@ static void min_timeout(double *timeout, double t)
 		*timeout = t;
 }
 
+/* Runs the timers of every connection; sets when they next need to run. */
+static void run_timers(void)
+{
+	double next = now + 3600;
+
+	for (int i = 0; i < conn_hiwater; i++) {
+		struct conn *c = &conns[i];
+		if (c->fd < 0)
+			continue;
+		double t = conn_timers(c);
+		if (c->fd >= 0 && t >= 0 && now + t < next)
+			next = now + t;
+	}
+	timer_walk_at = next > now + TIMER_SLACK ? next : now + TIMER_SLACK;
+}
+
 /*
- * Runs the timers and declares every descriptor's interest, derived from
- * its state.  Returns how long the loop may sleep (-1: until an event).
+ * Runs due timers, writes pending output and declares what the loop waits
+ * for.  Returns how long it may sleep (-1: until an event).
  */
 static double loop_prepare(size_t *db_first, size_t *db_n)
 {
 	double timeout = -1;
 
+	if (now >= timer_walk_at)
+		run_timers();
+	flush_dirty();
+	min_timeout(&timeout, timer_walk_at - now);
+
 	ev_n = 0;
 	ev_add(sigpipe_fd[0], POLLIN, WHO_SIGNAL);
+	if (epfd >= 0)
+		ev_add(epfd, POLLIN, WHO_EPOLL);
 	if (now >= accept_pause)
 		for (int i = 0; i < nlisteners; i++)
 			ev_add(listeners[i], POLLIN, WHO_LISTENER);
@@ -2020,51 +2169,50 @@ static double loop_prepare(size_t *db_first, size_t *db_n)
 	for (size_t i = 0; i < *db_n; i++)
 		ev_who[ev_n++] = WHO_DB;
 	min_timeout(&timeout, db_timeout(now));
-	for (int i = 0; i < conn_hiwater; i++) {
-		struct conn *c = &conns[i];
-		if (c->fd < 0)
-			continue;
-		if (c->reparse) {
-			c->reparse = 0;
-			nreparse--;
-			http_input(c);
+	if (epfd < 0)
+		for (int i = 0; i < conn_hiwater; i++) {
+			struct conn *c = &conns[i];
 			if (c->fd < 0)
 				continue;
-		}
-		double t = conn_timers(c);
-		if (c->fd < 0)
-			continue;
-		min_timeout(&timeout, t);
-		short ev = 0;
-		if (c->state == CS_HTTP || c->state == CS_WS ||
-		    c->state == CS_CLOSING)
-			ev |= POLLIN;
-		if (c->want_out || c->oq_n || c->state == CS_FILE)
-			ev |= POLLOUT;
-		if (c->tls) {
+			short ev = conn_events(c);
 			/* Plaintext already decrypted wakes no poll(). */
-			if ((ev & POLLIN) && tls_buffered(c->tls))
+			if (c->tls && (ev & POLLIN) && tls_buffered(c->tls))
 				timeout = 0;
-			/*
-			 * The engine wants records almost always; only states
-			 * that read may poll for them, or unread bytes would
-			 * wake every turn.
-			 */
-			ev |= tls_events(c->tls) & ((ev & POLLIN) | POLLOUT);
-		}
-		/* Output the timers queued is flushed below, polled next turn. */
-		if (!c->dirty)
 			ev_add(c->fd, ev, i);
-	}
+		}
 	if (stopping)
 		min_timeout(&timeout, stop_deadline - now);
-	if (ndirty) {
-		flush_dirty();
-		timeout = 0;
-	}
-	if (nreparse)
+	if (ndirty)
 		timeout = 0;
 	return timeout;
+}
+
+/* Reads or writes one connection that poll() or epoll found ready. */
+static void conn_ready(struct conn *c, short revents)
+{
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		conn_read(c);
+	if (c->fd >= 0 && (revents & POLLOUT))
+		conn_flush(c);
+	if (c->fd >= 0)
+		mark_dirty(c);  /* its interest may have changed */
+}
+
+static void epoll_dispatch(void)
+{
+#ifdef __linux__
+	struct epoll_event evs[512];
+	int n = epoll_wait(epfd, evs, 512, 0);
+
+	for (int i = 0; i < n; i++) {
+		uint32_t slot = (uint32_t)evs[i].data.u64;
+		uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
+		struct conn *c = &conns[slot];
+		if (c->fd < 0 || c->gen != gen)
+			continue;       /* closed (and maybe reused) this turn */
+		conn_ready(c, (short)evs[i].events);
+	}
+#endif
 }
 
 static void loop_dispatch(size_t db_first, size_t db_n)
@@ -2085,6 +2233,10 @@ static void loop_dispatch(size_t db_first, size_t db_n)
 				;
 			continue;
 		}
+		if (who == WHO_EPOLL) {
+			epoll_dispatch();
+			continue;
+		}
 		if (who == WHO_LISTENER) {
 			if (!stopping)
 				accept_all(p->fd);
@@ -2093,10 +2245,7 @@ static void loop_dispatch(size_t db_first, size_t db_n)
 		struct conn *c = &conns[who];
 		if (c->fd != p->fd || c->gen != ev_gen[i])
 			continue;       /* closed (and maybe reused) this turn */
-		if (p->revents & (POLLIN | POLLHUP | POLLERR))
-			conn_read(c);
-		if (c->fd >= 0 && (p->revents & POLLOUT))
-			conn_flush(c);
+		conn_ready(c, p->revents);
 	}
 	/* One writev per connection that got output this turn. */
 	flush_dirty();
@@ -2110,6 +2259,11 @@ static void serve(void)
 	ev_gen = calloc(ev_cap, sizeof *ev_gen);
 	if (!ev_pfd || !ev_who || !ev_gen)
 		die2("out of memory");
+#ifdef __linux__
+	if (!strcmp(cfg.backend, "epoll") &&
+	    (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		die2("PGWS_EVENT_BACKEND: epoll: %s", strerror(errno));
+#endif
 	for (;;) {
 		size_t db_first, db_n;
 
@@ -2147,6 +2301,8 @@ static void serve(void)
 	free(ev_pfd);
 	free(ev_who);
 	free(ev_gen);
+	if (epfd >= 0)
+		close(epfd);
 	logf_(L_INFO, "stopped");
 }
 

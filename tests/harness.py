@@ -76,8 +76,10 @@ class Server:
     """pgws under test, on 127.0.0.1 and a free port."""
 
     def __init__(self, **env):
+        # PGWS_EVENT_BACKEND passes through, so a whole suite can run
+        # against either readiness backend.
         self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith("PGWS_") or k in ("PGWS_BIN",)}
+                    if not k.startswith("PGWS_") or k in ("PGWS_BIN", "PGWS_EVENT_BACKEND")}
         self.env.update({"PGWS_DB_URI": URI, "PGWS_JWT_SECRET": SECRET,
                          "PGWS_HOST": "127.0.0.1", "PGWS_PORT": "0",
                          "PGWS_POOL_SIZE": "2"})
