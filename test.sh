@@ -80,6 +80,8 @@ for f in tests/test_*.py; do
 	[ "$n" = test_browser ] && continue
 	PGWS_BIN=./pgws-debug ASAN_OPTIONS=detect_leaks=1 suite "$n-asan" $PY "$f"
 done
+# The portable readiness backend, on the framing and HTTP suite.
+PGWS_EVENT_BACKEND=poll PGWS_BIN=./pgws suite test_protocol-poll $PY tests/test_protocol.py
 [ -x tests/db_test.sh ] && suite db_test tests/db_test.sh
 suite run_test tests/run_test.sh
 [ -x tests/valgrind.sh ] && suite valgrind tests/valgrind.sh
