@@ -2,8 +2,12 @@
 # bench/run.sh — `make bench`: pgws and the Node.js peer, side by side, on
 # the same machine in the same run, against one throwaway PostgreSQL.  Each
 # scenario runs pgws and then the peer, each on a fresh server process and a
-# fresh database, and prints ONE table: scenario | metric | pgws | peer | ratio
-# (ratio = pgws / peer).
+# fresh database, and prints ONE table:
+#   scenario | metric | pgws (epoll) | pgws (poll) | peer | ratio
+# (ratio = pgws (epoll) / peer).  pgws runs with PGWS_EVENT_BACKEND=epoll (the
+# Linux default) everywhere, and again with PGWS_EVENT_BACKEND=poll where the
+# backend matters: the idle + trickle runs, the fan-outs (rated, saturated,
+# 10,000 subscribers).  PGWS_EVENT_BACKEND is set on pgws's command line only.
 #
 # Sizes (environment, defaults in brackets):
 #   BENCH_IDLE_N [15000]        idle websockets held open
@@ -17,16 +21,21 @@
 #   BENCH_FANOUT_N [2000]       subscribers of one channel, rated fan-out
 #   BENCH_FANOUT_RATE [50]      notifications/s (pgbench -R)
 #   BENCH_FANOUT_SECS [10]      seconds of rated fan-out
+#   BENCH_MANY_N [10000]        subscribers of one channel, many-subscriber
+#   BENCH_MANY_RATE [5]         fan-out at this many notifications/s
+#   BENCH_MANY_SECS [5]         for this many seconds (BENCH_MANY_N=0: skip it)
 #   BENCH_SAT_N [200]           subscribers, saturated fan-out
-#   BENCH_SAT_TX [5000]         notifications per pgbench client, saturated
+#   BENCH_SAT_TX [4000]         notifications per pgbench client, saturated
 #   BENCH_SAT_CLIENTS [2]       pgbench clients, saturated (no -R)
 #   BENCH_ECHO_N [50]           rw writers, each on its own channel
-#   BENCH_ECHO_SECS [10]        seconds of echo
+#   BENCH_ECHO_SECS [5]         seconds of echo
 #   BENCH_INGEST_N [50]         rw writers with BENCH_INGEST_WINDOW messages
 #   BENCH_INGEST_WINDOW [32]    in flight each (ingest: NOTIFY batching)
 #   BENCH_INGEST_SECS [5]       seconds of ingest
 #   BENCH_STARTUP_REPS [5]      start-ups timed (median reported)
 #   BENCH_DISPATCH_SECS [1]     seconds per payload in the dispatch microbenchmark
+#   BENCH_POLL [1]              also run pgws with PGWS_EVENT_BACKEND=poll
+#                               where the backend matters (0: epoll only)
 #   PGWS_PEER [/work/shared/peers/node-bridge]   the peer's sources
 #   BENCH_KEEP [unset]          keep the temporary directory (logs)
 #
@@ -47,11 +56,15 @@ MAX_IDLE=$((IDLE_N > TRK_N ? IDLE_N : TRK_N))
 FAN_N=${BENCH_FANOUT_N:-2000}
 FAN_RATE=${BENCH_FANOUT_RATE:-50}
 FAN_SECS=${BENCH_FANOUT_SECS:-10}
+MANY_N=${BENCH_MANY_N:-10000}
+MANY_RATE=${BENCH_MANY_RATE:-5}
+MANY_SECS=${BENCH_MANY_SECS:-5}
+MAX_IDLE=$((MAX_IDLE > MANY_N ? MAX_IDLE : MANY_N))
 SAT_N=${BENCH_SAT_N:-200}
-SAT_TX=${BENCH_SAT_TX:-5000}
+SAT_TX=${BENCH_SAT_TX:-4000}
 SAT_CLIENTS=${BENCH_SAT_CLIENTS:-2}
 ECHO_N=${BENCH_ECHO_N:-50}
-ECHO_SECS=${BENCH_ECHO_SECS:-10}
+ECHO_SECS=${BENCH_ECHO_SECS:-5}
 INGEST_N=${BENCH_INGEST_N:-50}
 INGEST_WINDOW=${BENCH_INGEST_WINDOW:-32}
 INGEST_SECS=${BENCH_INGEST_SECS:-5}
@@ -59,9 +72,15 @@ STARTUP_REPS=${BENCH_STARTUP_REPS:-5}
 DISPATCH_SECS=${BENCH_DISPATCH_SECS:-1}
 SECRET=reallyreallyreallyreallyverysafe
 LISTEN=postgres-websockets-listener
-SERVERS="pgws peer"
+SERVERS="pgws peer"              # everywhere: pgws = pgws, epoll backend
+ALL="pgws pgws-poll peer"       # where the backend matters
+[ "${BENCH_POLL:-1}" = 0 ] && ALL=$SERVERS
+# The backend is chosen on pgws's command line (server_cmd), never exported:
+# nothing else, the peer included, sees PGWS_EVENT_BACKEND.
+unset PGWS_EVENT_BACKEND
 
-say() { echo "bench: $*" >&2; }
+T0=$(date +%s)
+say() { echo "bench: [$(($(date +%s) - ${T0:-$(date +%s)}))s] $*" >&2; }
 fail() { say "$*"; exit 1; }
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
@@ -121,7 +140,8 @@ TOKEN_R=$(PGWS_JWT_SECRET=$SECRET "$ROOT/pgws" token --mode r) || fail "pgws tok
 TOKEN_RW=$(PGWS_JWT_SECRET=$SECRET "$ROOT/pgws" token --mode rw) || fail "pgws token"
 server_cmd() {   # server_cmd KIND: the argv that runs it
 	case $1 in
-	pgws) echo "$ROOT/pgws" ;;
+	pgws) echo "env PGWS_EVENT_BACKEND=epoll $ROOT/pgws" ;;
+	pgws-poll) echo "env PGWS_EVENT_BACKEND=poll $ROOT/pgws" ;;
 	peer) echo "node $WORK/peer/server.js" ;;
 	esac
 }
@@ -309,11 +329,17 @@ perf_stop() {
 	wait "$PERF_PID" 2>/dev/null
 	PERF_PID=
 }
-perf_turns() {   # perf_turns FILE: loop turns counted
+perf_turns() {   # perf_turns FILE KIND: loop turns counted
+	# pgws's turn is one poll() under both backends (with epoll, the epoll
+	# descriptor is in that poll() set, and epoll_wait runs when it is ready);
+	# the peer's (libuv) is one epoll_wait/epoll_pwait.
+	local sc=$TURN_SC
+	case $2 in pgws*) sc=poll ;; *) sc=${TURN_SC#poll } ;; esac
 	if [ -n "$PERF_OK" ]; then
-		awk -F, '$3 ~ /^syscalls:sys_enter_/ {n += $1} END {print n + 0}' "$1"
+		awk -F, -v l="$sc" 'BEGIN {split(l, a, " "); for (i in a) w["syscalls:sys_enter_" a[i]] = 1}
+		    ($3 in w) {n += $1} END {print n + 0}' "$1"
 	else
-		awk -v l="$TURN_SC" 'BEGIN {split(l, a, " "); for (i in a) w[a[i]] = 1}
+		awk -v l="$sc" 'BEGIN {split(l, a, " "); for (i in a) w[a[i]] = 1}
 		    ($NF in w) && $4 ~ /^[0-9]+$/ {n += $4} END {print n + 0}' "$1"
 	fi
 }
@@ -372,7 +398,7 @@ trickle() {   # trickle KIND TAG NIDLE SECS: NIDLE idle websockets + 1 subscribe
 	stop_server
 	cpu=$(perf_cpu_us "$fp")
 	[ -n "$cpu" ] || cpu=$((c1 - c0))
-	turns=$(perf_turns "$fp")
+	turns=$(perf_turns "$fp" "$k")
 	del=$(get "$f" delivered)
 	wall=$(((w1 - w0) / 1000))
 	put "$k" "${tag}_sent" "$(sent_count)"
@@ -385,26 +411,32 @@ trickle() {   # trickle KIND TAG NIDLE SECS: NIDLE idle websockets + 1 subscribe
 	put "$k" "${tag}_us_per_turn" "$(awk -v c="$cpu" -v t="$turns" 'BEGIN{printf "%.0f", t ? c/t : 0}')"
 }
 
-T0=$(date +%s)
+T1=$(date +%s)
 for k in $SERVERS; do say "$k: footprint";   footprint "$k"; done
 [ -n "$MERGED" ] || for k in $SERVERS; do say "$k: idle $IDLE_N"; idle "$k"; done
 if [ "$TRK_N" -gt 0 ]; then
-	for k in $SERVERS; do
+	for k in $ALL; do
 		say "$k: idle $TRK_N + trickle ${TRK_RATE}/s for ${TRK_SECS}s"
 		trickle "$k" trk "$TRK_N" "$TRK_SECS"
 	done
 fi
 if [ "$TRK_BASE" = 1 ]; then
-	for k in $SERVERS; do
+	for k in $ALL; do
 		say "$k: idle 0 + trickle ${TRK_RATE}/s for ${TRK_BASE_SECS}s (baseline)"
 		trickle "$k" trk0 0 "$TRK_BASE_SECS"
 	done
 fi
-for k in $SERVERS; do
+for k in $ALL; do
 	say "$k: fan-out $FAN_N x $FAN_RATE/s for ${FAN_SECS}s"
 	fanout "$k" fan "$FAN_N" -c 1 -R "$FAN_RATE" -T "$FAN_SECS"
 done
-for k in $SERVERS; do
+if [ "$MANY_N" -gt 0 ]; then
+	for k in $ALL; do
+		say "$k: fan-out $MANY_N x $MANY_RATE/s for ${MANY_SECS}s"
+		fanout "$k" many "$MANY_N" -c 1 -R "$MANY_RATE" -T "$MANY_SECS"
+	done
+fi
+for k in $ALL; do
 	say "$k: saturated fan-out $SAT_N x $((SAT_TX * SAT_CLIENTS)) notifications"
 	fanout "$k" sat "$SAT_N" -c "$SAT_CLIENTS" -t "$SAT_TX"
 done
@@ -421,15 +453,18 @@ say "dispatch microbenchmark"
 
 # --- table -------------------------------------------------------------------
 row() {   # row SCENARIO METRIC KEY
-	local a=${R[pgws.$3]:-} b=${R[peer.$3]:-} ratio
+	local a=${R[pgws.$3]:-} p=${R[pgws-poll.$3]:-} b=${R[peer.$3]:-} ratio
 	ratio=$(awk -v a="$a" -v b="$b" 'BEGIN{ if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.3g", a / b }')
-	printf '| %s | %s | %s | %s | %s |\n' "$1" "$2" "${a:--}" "${b:--}" "$ratio"
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "${a:--}" "${p:--}" "${b:--}" "$ratio"
+}
+sent3() {   # sent3 KEY: "pgws A / B / peer C", what each was sent
+	echo "epoll ${R[pgws.$1]:-?} / poll ${R[pgws-poll.$1]:-?} / peer ${R[peer.$1]:-?}"
 }
 FAN="fan-out $FAN_N x ${FAN_RATE}/s ${FAN_SECS}s"
 SAT="fan-out saturated $SAT_N x $((SAT_TX * SAT_CLIENTS))"
 echo
-echo "| scenario | metric | pgws | peer | ratio |"
-echo "|---|---|---|---|---|"
+echo "| scenario | metric | pgws (epoll) | pgws (poll) | peer | ratio |"
+echo "|---|---|---|---|---|---|"
 row footprint "binary KB (pgws stripped static; peer node + app)" binary_kb
 row footprint "start-up to \"Listening on port\" ms (median of $STARTUP_REPS)" startup_ms
 row footprint "idle RSS KB" idle_rss_kb
@@ -448,21 +483,31 @@ for t in trk trk0; do
 		row "$TRK" "idle websockets open" trk_idle_open
 		row "$TRK" "RSS growth per idle websocket KB" trk_kb_per_ws
 	fi
-	row "$TRK" "notifications delivered (of pgws ${R[pgws.${t}_sent]:-?} / peer ${R[peer.${t}_sent]:-?} sent)" ${t}_delivered
+	row "$TRK" "notifications delivered (of $(sent3 ${t}_sent) sent)" ${t}_delivered
 	row "$TRK" "server CPU % of one core" ${t}_cpu_pct
 	row "$TRK" "server CPU µs per notification delivered" ${t}_cpu_us
 	row "$TRK" "latency p50 ms" ${t}_p50_ms
 	row "$TRK" "latency p99 ms" ${t}_p99_ms
-	row "$TRK" "loop turns (pgws poll(); peer epoll_pwait)" ${t}_turns
+	row "$TRK" "loop turns (pgws poll(), both backends; peer epoll_pwait)" ${t}_turns
 	row "$TRK" "server CPU µs per loop turn" ${t}_us_per_turn
 done
 row "$FAN" "deliveries/s" fan_per_s
 row "$FAN" "latency p50 ms" fan_p50_ms
 row "$FAN" "latency p99 ms" fan_p99_ms
 row "$FAN" "latency max ms" fan_max_ms
-row "$FAN" "missing deliveries (of pgws ${R[pgws.fan_expected]:-?} / peer ${R[peer.fan_expected]:-?})" fan_missing
+row "$FAN" "missing deliveries (of $(sent3 fan_expected))" fan_missing
 row "$FAN" "server CPU µs per delivery" fan_cpu_us
 row "$FAN" "loadgen CPU %" fan_lg_cpu
+if [ "$MANY_N" -gt 0 ]; then
+	MANY="fan-out $MANY_N x ${MANY_RATE}/s ${MANY_SECS}s"
+	row "$MANY" "deliveries/s" many_per_s
+	row "$MANY" "latency p50 ms" many_p50_ms
+	row "$MANY" "latency p99 ms" many_p99_ms
+	row "$MANY" "latency max ms" many_max_ms
+	row "$MANY" "missing deliveries (of $(sent3 many_expected))" many_missing
+	row "$MANY" "server CPU µs per delivery" many_cpu_us
+	row "$MANY" "loadgen CPU %" many_lg_cpu
+fi
 row "$SAT" "deliveries/s" sat_per_s
 row "$SAT" "server CPU µs per delivery" sat_cpu_us
 row "$SAT" "missing deliveries (of ${R[pgws.sat_expected]:-?})" sat_missing
@@ -480,8 +525,8 @@ row "$ING" "latency p99 ms" ingest_p99_ms
 row "$ING" "server CPU µs per message" ingest_cpu_us
 row "$ING" "loadgen CPU %" ingest_lg_cpu
 for c in bench_payload envelope payload_1k; do
-	printf '| dispatch (pgws code only) | %s (%s B) notifications/s parsed+routed | %s | - | - |\n' \
+	printf '| dispatch (pgws code only) | %s (%s B) notifications/s parsed+routed | %s | - | - | - |\n' \
 	    "$c" "$(get "$WORK/dispatch.out" "dispatch_${c}_bytes")" "$(get "$WORK/dispatch.out" "dispatch_${c}_per_s")"
 done
 echo
-say "done in $(($(date +%s) - T0)) s (ratio = pgws / peer)"
+say "done: scenarios $(($(date +%s) - T1)) s, all $(($(date +%s) - T0)) s (ratio = pgws (epoll) / peer)"
