@@ -43,6 +43,17 @@ pg_restart() {
 	    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c max_connections=200" >/dev/null
 }
 
+# pg_halt / pg_resume: the server down and up again, data kept.
+pg_halt() {
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 30 stop >/dev/null
+}
+
+pg_resume() {
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
+	    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c max_connections=200" \
+	    start >/dev/null
+}
+
 pg_stop() {
 	[ -n "${PG_DIR:-}" ] || return 0
 	if [ -f "$PG_DIR/data/postmaster.pid" ]; then

@@ -570,6 +570,71 @@ def test_many_channels():
     asyncio.run(_many_channels())
 
 
+async def _database_outage():
+    secs = float(os.environ.get("PGWS_OUTAGE_SECONDS", "30"))
+    with Server(PGWS_CHECK_LISTENER_INTERVAL=500, PGWS_POOL_SIZE=2, PGWS_PING_INTERVAL=5) as s:
+        rd = await websockets.connect(s.url + "/o/" + token({"mode": "r", "channel": "o"}))
+        wr = await websockets.connect(s.url + "/o/" + token({"mode": "w", "channel": "o"}))
+        r = subprocess.run(["bash", "-c", ". tests/pg.sh && pg_halt"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "database stopped (%s)" % r.stderr.strip())
+        t0 = time.time()
+        during = 0
+        told = None
+        while time.time() - t0 < secs:
+            try:
+                await wr.send("during %d" % during)
+                during += 1
+            except websockets.ConnectionClosed as e:
+                told = e.code
+                break
+            await asyncio.sleep(1)
+        health = s.http(b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+        check(status_of(health) == 503, "/health answers 503 while the database is down")
+        r = subprocess.run(["bash", "-c", ". tests/pg.sh && pg_resume"], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "database back after %.0f s (%s)" % (time.time() - t0, r.stderr.strip()))
+        check(rd.open, "the reader's websocket survived the outage")
+        # Messages accepted during the outage: delivered after recovery, or
+        # their sender was told (closed with 1011/1013), never lost silently.
+        got = set()
+        deadline = time.time() + 45
+        while time.time() < deadline and len(got) < during:
+            try:
+                m = json.loads(await asyncio.wait_for(rd.recv(), 2))
+                got.add(m["payload"])
+            except asyncio.TimeoutError:
+                pass
+        if told is None and not wr.open:
+            told = wr.close_code
+        check(len(got) == during or told in (1011, 1013),
+              "%d of %d messages sent during the outage delivered (sender told: %s)"
+              % (len(got), during, told))
+        delivered = None
+        for _ in range(60):
+            try:
+                notify('{"channel":"o","payload":"after"}')
+            except RuntimeError:
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                while True:
+                    m = json.loads(await asyncio.wait_for(rd.recv(), 1))
+                    if m["payload"] == "after":
+                        delivered = True
+                        break
+            except asyncio.TimeoutError:
+                pass
+            if delivered:
+                break
+        check(delivered, "notifications reach the surviving websocket after recovery")
+        await rd.close()
+        if wr.open:
+            await wr.close()
+
+
+def test_database_outage():
+    asyncio.run(_database_outage())
+
+
 async def _two_instances():
     with Server() as a, Server() as b:
         async with websockets.connect(b.url + "/x/" + token({"mode": "r", "channel": "x"})) as rd, \
