@@ -168,6 +168,16 @@ static unsigned char *slurp(const char *path, size_t *len,
 		return NULL;
 	}
 	fclose(f);
+	/*
+	 * BearSSL's PEM decoder takes a CR before the line feed as part of
+	 * the BEGIN line's label, so files with Windows line ends would hold
+	 * "no certificate".  A CR never carries meaning in PEM: drop them.
+	 */
+	size_t w = 0;
+	for (size_t i = 0; i < *len; i++)
+		if (b[i] != '\r')
+			b[w++] = b[i];
+	*len = w;
 	return b;
 }
 

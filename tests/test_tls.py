@@ -215,6 +215,22 @@ def test_handshake_rsa_and_ec():
                 check(negotiated(out) == name, "%s: %s accepted" % (kind, name))
 
 
+def test_crlf_pem_files():
+    # Certificates and keys saved with Windows line ends load as well.
+    certs()
+    for kind in ("rsa", "ec"):
+        for name in (kind + ".pem", kind + ".key"):
+            with open(path(name), "rb") as f:
+                data = f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            with open(path("crlf-" + name), "wb") as f:
+                f.write(data)
+        with Server(PGWS_CERTIFICATE_FILE=path("crlf-%s.pem" % kind),
+                    PGWS_KEY_FILE=path("crlf-%s.key" % kind)) as s:
+            out = s_client(s.port)
+            check("Verify return code: 0 (ok)" in out,
+                  "%s: CRLF PEM certificate and key serve TLS" % kind)
+
+
 def test_session_resumption():
     with tls_server() as s:
         sess = path("sess.pem")
