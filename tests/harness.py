@@ -149,6 +149,34 @@ class Server:
         return out
 
 
+def status_of(resp):
+    """The status code of a raw HTTP response, 0 if there is none."""
+    m = re.match(rb"HTTP/1\.[01] (\d+)", resp)
+    return int(m.group(1)) if m else 0
+
+
+def body_of(resp):
+    return resp.partition(b"\r\n\r\n")[2].decode(errors="replace").strip()
+
+
+def sock_gone(s, timeout=3):
+    """True when the peer closed s (EOF or reset) within timeout; data
+    still buffered is read and discarded."""
+    end = time.time() + timeout
+    try:
+        while True:
+            s.settimeout(max(0.01, end - time.time()))
+            b = s.recv(65536)
+            if not b:
+                return True
+            if time.time() > end:
+                return False
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
 def upgrade_request(path, key="dGhlIHNhbXBsZSBub25jZQ==", extra=""):
     return ("GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"

@@ -26,7 +26,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BIN, Raw, Server, check, psql, run, token,  # noqa: E402
+from harness import (status_of, body_of, sock_gone, BIN, Raw, Server, check, psql, run, token,  # noqa: E402
                      upgrade_request, SECRET, b64url, lit)
 
 import websockets  # noqa: E402
@@ -65,13 +65,8 @@ def cpu_s(srv):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def status_of(resp):
-    m = re.match(rb"HTTP/1\.[01] (\d+)", resp)
-    return int(m.group(1)) if m else 0
 
 
-def body_of(resp):
-    return resp.partition(b"\r\n\r\n")[2].decode(errors="replace").strip()
 
 
 def get(srv, path, timeout=5):
@@ -137,20 +132,6 @@ def echo(srv, text, path=PATH, timeout=5):
         r.close()
 
 
-def sock_gone(s, timeout=3):
-    end = time.time() + timeout
-    try:
-        while True:
-            s.settimeout(max(0.01, end - time.time()))
-            b = s.recv(65536)
-            if not b:
-                return True
-            if time.time() > end:
-                return False
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
 
 
 def connect(srv, timeout=5):

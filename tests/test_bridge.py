@@ -11,19 +11,14 @@ import tempfile
 import time
 
 import websockets
-from harness import (Raw, Server, check, notify, psql, run, token,
+from harness import (status_of, body_of, Raw, Server, check, notify, psql, run, token,
                      upgrade_request, SECRET)
 
 LISTEN = "postgres-websockets-listener"
 
 
-def status_of(resp):
-    m = re.match(rb"HTTP/1\.1 (\d+)", resp)
-    return int(m.group(1)) if m else 0
 
 
-def body_of(resp):
-    return resp.partition(b"\r\n\r\n")[2].decode(errors="replace").strip()
 
 
 async def recv_json(ws, timeout=5):

@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Raw, Server, check, psql, run, token,  # noqa: E402
+from harness import (sock_gone, Raw, Server, check, psql, run, token,  # noqa: E402
                      upgrade_request)
 
 import websockets  # noqa: E402
@@ -102,23 +102,6 @@ def hdr(h, name):
     return ",".join(h.get(name.lower(), []))
 
 
-def sock_gone(s, timeout=3):
-    """True when the peer closed s (EOF or reset) within timeout; data
-    still buffered is read and discarded."""
-    s.settimeout(timeout)
-    end = time.time() + timeout
-    try:
-        while True:
-            s.settimeout(max(0.01, end - time.time()))
-            b = s.recv(65536)
-            if not b:
-                return True
-            if time.time() > end:
-                return False
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
 
 
 def raw(srv, path=PATH):
