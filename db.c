@@ -414,7 +414,14 @@ pool_send(struct dconn *c, double now)
 	char nb[32];
 	size_t i, k;
 
-	if (c->st != C_READY || c->inflight || c->qlen == 0)
+	/*
+	 * While the listener is down, hold messages: published now, they
+	 * would reach no reader of this instance (NOTIFY goes only to
+	 * sessions listening when it commits).  They wait, bounded by the
+	 * queue limits, and go out once LISTEN is back.
+	 */
+	if (c->st != C_READY || c->inflight || c->qlen == 0 ||
+	    db.lis.st != C_READY)
 		return;
 	k = c->solo ? 1 : c->qlen < db.batch_max ? c->qlen : db.batch_max;
 	for (i = 0; i < k; i++) {
@@ -684,7 +691,8 @@ conn_due(const struct dconn *c)
 		return c->when;
 	case C_READY:
 		if (c->id >= 0)
-			return c->inflight == 0 && c->qlen > 0 ? 0 : -1;
+			return c->inflight == 0 && c->qlen > 0 &&
+			    db.lis.st == C_READY ? 0 : -1;
 		return c->probe_dl > 0 ? c->probe_dl : probe_due(c);
 	case C_DEAD:
 		break;
