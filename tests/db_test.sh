@@ -34,17 +34,8 @@ bad() {
 	for f in "$@"; do [ -f "$f" ] && sed 's/^/     | /' "$f" | head -40; done
 }
 
-# A port nothing listens on (bash's /dev/tcp connect fails).
-free_port() {
-	local p
-	for p in $(shuf -i 20000-60000 -n 50); do
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
+# free_port: a port nothing listens on, below the ephemeral range.
+. tests/pg.sh
 
 # wait_for FILE REGEX SECONDS: until a line of FILE matches.
 wait_for() {

@@ -149,6 +149,25 @@ class Server:
         return out
 
 
+OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
+
+
+def recv_data(r, timeout=5):
+    """The next data frame (opcode, payload) from a Raw client, skipping
+    pings and pongs; ("close", code) for a close frame; None at EOF or
+    timeout."""
+    while True:
+        f = r.recv_frame(timeout)
+        if f is None:
+            return None
+        if f[0] in (OP_PING, OP_PONG):
+            continue
+        if f[0] == OP_CLOSE:
+            return ("close", int.from_bytes(f[1][:2], "big")
+                    if len(f[1]) >= 2 else 1005)
+        return f
+
+
 def status_of(resp):
     """The status code of a raw HTTP response, 0 if there is none."""
     m = re.match(rb"HTTP/1\.[01] (\d+)", resp)

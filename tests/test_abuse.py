@@ -26,7 +26,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (status_of, body_of, sock_gone, BIN, Raw, Server, check, psql, run, token,  # noqa: E402
+from harness import (recv_data, OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG, status_of, body_of, sock_gone, BIN, Raw, Server, check, psql, run, token,  # noqa: E402
                      upgrade_request, SECRET, b64url, lit)
 
 import websockets  # noqa: E402
@@ -34,7 +34,6 @@ import websockets  # noqa: E402
 LISTEN = "postgres-websockets-listener"
 TOK = token({"mode": "rw", "channel": "chat"})
 PATH = "/chat/" + TOK
-OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 
 # Memory allowed above the baseline once a load has passed.  The sanitizer
 # build keeps freed blocks in ASan's quarantine, so it gets more slack.
@@ -97,18 +96,6 @@ def settle_rss(srv, base, secs=3.0):
     return r
 
 
-def recv_data(r, timeout=5):
-    """Next data frame (skipping ping/pong); ("close", code); None."""
-    while True:
-        f = r.recv_frame(timeout)
-        if f is None:
-            return None
-        if f[0] in (OP_PING, OP_PONG):
-            continue
-        if f[0] == OP_CLOSE:
-            return ("close", int.from_bytes(f[1][:2], "big")
-                    if len(f[1]) >= 2 else 1005)
-        return f
 
 
 def echo(srv, text, path=PATH, timeout=5):

@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (sock_gone, Raw, Server, check, psql, run, token,  # noqa: E402
+from harness import (recv_data, OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG, sock_gone, Raw, Server, check, psql, run, token,  # noqa: E402
                      upgrade_request)
 
 import websockets  # noqa: E402
@@ -31,7 +31,6 @@ TOK = token({"mode": "rw", "channel": "chat"})
 PATH = "/chat/" + TOK
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 
 
 # ---------------------------------------------------------------- helpers
@@ -110,19 +109,6 @@ def raw(srv, path=PATH):
     return r
 
 
-def recv_data(r, timeout=5):
-    """The next data frame (opcode, payload), skipping pings and pongs;
-    ("close", code) for a close frame; None at EOF or timeout."""
-    while True:
-        f = r.recv_frame(timeout)
-        if f is None:
-            return None
-        if f[0] in (OP_PING, OP_PONG):
-            continue
-        if f[0] == OP_CLOSE:
-            return ("close", int.from_bytes(f[1][:2], "big") if len(f[1]) >= 2
-                    else 1005)
-        return f
 
 
 def echo_of(r, timeout=5):
