@@ -26,6 +26,7 @@
 #include <libpq-fe.h>
 
 #include "db.h"
+#include "log.h"
 
 #define TEXT_OID 25              /* pg_type.oid of text */
 #define BACKOFF_MAX 32.0         /* seconds */
@@ -150,7 +151,7 @@ notice(void *arg, const char *msg)
 	char line[512], nb[32];
 
 	oneline(line, sizeof line, msg);
-	db_log(1, "%s: %s", cname(arg, nb, sizeof nb), line);
+	log_msg(L_WARN, "%s: %s", cname(arg, nb, sizeof nb), line);
 }
 
 /*
@@ -204,7 +205,7 @@ connect_blocking(struct dconn *c, char *err, size_t errcap)
 		}
 		oneline(err, errcap, pg ? PQerrorMessage(pg) : "out of memory");
 		PQfinish(pg);
-		db_log(1, "%s: connection attempt %d of %d failed: %s",
+		log_msg(L_WARN, "%s: connection attempt %d of %d failed: %s",
 		    cname(c, nb, sizeof nb), i, db.retries, err);
 		if (i >= db.retries)
 			return NULL;
@@ -292,7 +293,7 @@ conn_failed(struct dconn *c, double now, const char *why)
 	c->probe_dl = 0;
 	c->st = C_DOWN;
 	c->when = now + c->backoff;
-	db_log(1, "%s: reconnection failed: %s; next attempt in %.0f s",
+	log_msg(L_WARN, "%s: reconnection failed: %s; next attempt in %.0f s",
 	    cname(c, nb, sizeof nb), line, c->backoff);
 	c->backoff = next_backoff(c->backoff);
 }
@@ -302,7 +303,7 @@ conn_start(struct dconn *c, double now)
 {
 	char nb[32];
 
-	db_log(2, "%s: connecting", cname(c, nb, sizeof nb));
+	log_msg(L_INFO, "%s: connecting", cname(c, nb, sizeof nb));
 	c->pg = pg_start(0);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_failed(c, now, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -341,7 +342,7 @@ conn_established(struct dconn *c, double now)
 	}
 	c->st = C_READY;
 	c->backoff = 1;
-	db_log(2, "%s: re-established", cname(c, nb, sizeof nb));
+	log_msg(L_INFO, "%s: re-established", cname(c, nb, sizeof nb));
 }
 
 static void
@@ -380,7 +381,7 @@ conn_lost(struct dconn *c, double now, const char *why)
 	c->probe_dl = 0;
 	if (c->id < 0 && db.check_ms <= 0) {
 		c->st = C_DEAD;
-		db_log(0, "listener: connection lost: %s", line);
+		log_msg(L_ERROR, "listener: connection lost: %s", line);
 		db_on_listener(0);
 		return;
 	}
@@ -389,7 +390,7 @@ conn_lost(struct dconn *c, double now, const char *why)
 		conn_failed(c, now, line);
 		return;
 	}
-	db_log(1, "%s: connection lost: %s; reconnecting",
+	log_msg(L_WARN, "%s: connection lost: %s; reconnecting",
 	    cname(c, nb, sizeof nb), line);
 	c->st = C_DOWN;
 	c->when = now;
@@ -439,7 +440,7 @@ pool_send(struct dconn *c, double now)
 		conn_lost(c, now, PQerrorMessage(c->pg));
 		return;
 	}
-	db_log(3, "%s: batch of %zu sent", cname(c, nb, sizeof nb), k);
+	log_msg(L_DEBUG, "%s: batch of %zu sent", cname(c, nb, sizeof nb), k);
 	c->inflight = k;
 	c->berr = 0;
 	c->why[0] = '\0';
@@ -467,12 +468,12 @@ batch_done(struct dconn *c)
 		return;
 	}
 	if (k > 1 && c->solo == 0) {
-		db_log(1, "%s: batch of %zu failed (%s); retrying one by one",
+		log_msg(L_WARN, "%s: batch of %zu failed (%s); retrying one by one",
 		    cname(c, nb, sizeof nb), k, c->why);
 		c->solo = k;
 		return;
 	}
-	db_log(3, "%s: publish failed: %s", cname(c, nb, sizeof nb), c->why);
+	log_msg(L_DEBUG, "%s: publish failed: %s", cname(c, nb, sizeof nb), c->why);
 	while (k--)
 		fail_head(c, c->why);
 }
@@ -536,7 +537,7 @@ listener_query_done(struct dconn *c, double now)
 		c->backoff = 1;
 		c->last_rx = now;
 		db.st.listener_reconnects++;
-		db_log(2, "listener: re-established");
+		log_msg(L_INFO, "listener: re-established");
 		db_on_listener(1);
 		return;
 	}
@@ -768,7 +769,7 @@ db_init(const struct db_cfg *cfg, char *err, size_t errcap)
 		goto fail_libpq;
 	}
 	db.lis.st = C_READY;
-	db_log(2, "listener: connected, LISTEN %s", db.channel);
+	log_msg(L_INFO, "listener: connected, LISTEN %s", db.channel);
 
 	for (i = 0; i < db.pool_size; i++) {
 		struct dconn *c = &db.pool[i];
@@ -782,7 +783,7 @@ db_init(const struct db_cfg *cfg, char *err, size_t errcap)
 		}
 		c->st = C_READY;
 	}
-	db_log(2, "pool: %d connection%s", db.pool_size,
+	log_msg(L_INFO, "pool: %d connection%s", db.pool_size,
 	    db.pool_size == 1 ? "" : "s");
 	now = mono();
 	db.lis.last_rx = now;

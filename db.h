@@ -26,8 +26,7 @@ struct db_cfg {
 };
 
 /*
- * Callbacks the caller defines.  They run from inside db_process (and
- * db_log also from db_init); they may call db_publish, db_listener_up,
+ * Callbacks the caller defines.  They run from inside db_process ; they may call db_publish, db_listener_up,
  * db_get_stats and db_pending, but not db_init, db_process or db_shutdown.
  */
 
@@ -39,9 +38,6 @@ void db_on_listener(int up);
 /* A message queued with db_publish will never be published; why is a short
  * reason, valid only during the call. */
 void db_on_publish_failed(uint64_t tag, const char *why);
-/* Logging sink: level 0 error, 1 warn, 2 info, 3 debug; printf-style, no
- * trailing newline. */
-void db_log(int level, const char *fmt, ...);
 
 /*
  * Connects the listener and then the pool, blocking, each connection with up

@@ -47,58 +47,12 @@
 #include "json.h"
 #include "tls.h"
 #include "jwt.h"
+#include "log.h"
 #include "ws.h"
 
 #ifndef PGWS_VERSION
 #define PGWS_VERSION "dev"
 #endif
-
-/* ------------------------------------------------------------------ */
-/* Logging                                                             */
-
-enum { L_ERROR, L_WARN, L_INFO, L_DEBUG };
-static const char *const level_name[] = { "error", "warn", "info", "debug" };
-static int log_level = L_INFO;
-
-static void vlogf(int lvl, const char *fmt, va_list ap)
-{
-	struct timespec ts;
-	struct tm tm;
-	char line[1024];
-	int n;
-
-	if (lvl > log_level)
-		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_name[lvl]);
-	vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-	/* One write per line keeps lines whole when stderr is shared. */
-	n = (int)strlen(line);
-	line[n++] = '\n';
-	if (write(2, line, (size_t)n) < 0)
-		return;
-}
-
-static void logf_(int lvl, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void logf_(int lvl, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vlogf(lvl, fmt, ap);
-	va_end(ap);
-}
-
-void db_log(int level, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vlogf(level, fmt, ap);
-	va_end(ap);
-}
 
 /* Start-up errors: one line naming the problem, exit status 2. */
 static void die2(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -330,14 +284,11 @@ static void config_load(void)
 			*(long *)v->dst = n;
 			break;
 		case V_LEVEL:
-			for (int l = 0; l <= L_DEBUG; l++)
-				if (str_ieq(s, level_name[l])) {
-					log_level = l;
-					*(char **)v->dst = strdup(s);
-				}
-			if (!*(char **)v->dst)
+			if (log_level_parse(s) < 0)
 				die2("%s: '%s' is not error, warn, info or debug",
 				    v->name, s);
+			log_set_level((enum log_level)log_level_parse(s));
+			*(char **)v->dst = strdup(s);
 			break;
 		}
 	}
@@ -714,7 +665,7 @@ static int conn_send(struct conn *c, struct msg *m)
 		return -1;
 	if (c->out_bytes + m->len > (size_t)cfg.max_pending) {
 		st.slow_dropped++;
-		logf_(L_WARN, "%s: dropped: %zu bytes queued for a slow reader "
+		log_msg(L_WARN, "%s: dropped: %zu bytes queued for a slow reader "
 		    "(PGWS_MAX_PENDING=%ld)", c->addr, c->out_bytes, cfg.max_pending);
 		conn_close(c, NULL);
 		return -1;
@@ -930,7 +881,7 @@ static void ws_fail(struct conn *c, int code, const char *reason)
 
 	if (c->state != CS_WS)
 		return;
-	logf_(code == 1000 || code == 1001 ? L_DEBUG : L_INFO,
+	log_msg(code == 1000 || code == 1001 ? L_DEBUG : L_INFO,
 	    "%s: closing websocket: %d %s", c->addr, code, reason ? reason : "");
 	if (conn_frame(c, WS_OP_CLOSE, p, n) < 0)
 		return;
@@ -946,7 +897,7 @@ static void meta_event(struct conn *c, const char *event)
 
 	for (uint32_t i = 0; i < s->nchan; i++) {
 		if (n + s->chan[i].len + 1 >= sizeof payload) {
-			logf_(L_WARN, "%s: %s event not published: channel list "
+			log_msg(L_WARN, "%s: %s event not published: channel list "
 			    "too long for a NOTIFY", c->addr, event);
 			return;
 		}
@@ -958,7 +909,7 @@ static void meta_event(struct conn *c, const char *event)
 	long e = envelope(env, sizeof env - 1, event, cfg.meta_channel,
 	    strlen(cfg.meta_channel), payload, n, s);
 	if (e < 0 || db_publish(0, (unsigned)(c - conns), env, (size_t)e) < 0)
-		logf_(L_WARN, "%s: %s event not published", c->addr, event);
+		log_msg(L_WARN, "%s: %s event not published", c->addr, event);
 }
 
 /* A complete client message: one NOTIFY per granted channel. */
@@ -997,13 +948,13 @@ void db_on_publish_failed(uint64_t tag, const char *why)
 
 	st.publish_failed++;
 	if (tag == 0 || slot >= (uint32_t)cfg.max_connections) {
-		logf_(L_WARN, "event not published: %s", why);
+		log_msg(L_WARN, "event not published: %s", why);
 		return;
 	}
 	c = &conns[slot];
 	if (c->fd < 0 || c->gen != (uint32_t)(tag >> 32))
 		return;
-	logf_(L_WARN, "%s: message not published: %s", c->addr, why);
+	log_msg(L_WARN, "%s: message not published: %s", c->addr, why);
 	ws_fail(c, 1011, "Message could not be published");
 }
 
@@ -1027,13 +978,13 @@ void db_on_notify(const char *payload, size_t len)
 		return;
 	}
 	if (ws_utf8(WS_UTF8_OK, (const unsigned char *)payload, len) != WS_UTF8_OK) {
-		logf_(L_WARN, "notification for %.*s is not UTF-8 text; not delivered",
+		log_msg(L_WARN, "notification for %.*s is not UTF-8 text; not delivered",
 		    (int)chlen, ch);
 		return;
 	}
 	struct msg *m = msg_frame(WS_OP_TEXT, payload, len);
 	if (!m) {
-		logf_(L_ERROR, "out of memory delivering a notification");
+		log_msg(L_ERROR, "out of memory delivering a notification");
 		return;
 	}
 	/*
@@ -1058,11 +1009,11 @@ void db_on_notify(const char *payload, size_t len)
 void db_on_listener(int up)
 {
 	if (up) {
-		logf_(L_INFO, "listener connection re-established");
+		log_msg(L_INFO, "listener connection re-established");
 		return;
 	}
 	if (cfg.check_interval > 0) {
-		logf_(L_WARN, "listener connection lost; reconnecting");
+		log_msg(L_WARN, "listener connection lost; reconnecting");
 		return;
 	}
 	/*
@@ -1070,7 +1021,7 @@ void db_on_listener(int up)
 	 * restart it: the loop closes every websocket with 1011 and main
 	 * returns 1.
 	 */
-	logf_(L_ERROR, "listener connection lost and PGWS_CHECK_LISTENER_INTERVAL "
+	log_msg(L_ERROR, "listener connection lost and PGWS_CHECK_LISTENER_INTERVAL "
 	    "is not set: closing every websocket and exiting");
 	exit_status = 1;
 	got_stop = 1;
@@ -1118,7 +1069,7 @@ static void respond(struct conn *c, const struct http_req *r, int status,
 				tl--;
 			redacted = "<token>";
 		}
-		logf_(L_INFO, "%s \"%.*s %.*s%s\" %d %zu %.3fms", c->addr,
+		log_msg(L_INFO, "%s \"%.*s %.*s%s\" %d %zu %.3fms", c->addr,
 		    (int)r->method_len, r->method, (int)tl, r->target, redacted,
 		    status, r->method_len == 4 && !memcmp(r->method, "HEAD", 4) ?
 		    (size_t)0 : blen, (now - c->t0) * 1000);
@@ -1275,7 +1226,7 @@ static void reject(struct conn *c, const struct http_req *r, int status,
 	default: st.rej_400++; break;
 	}
 	st.ws_rejected++;
-	logf_(L_INFO, "%s: websocket rejected: %d %s", c->addr, status, why);
+	log_msg(L_INFO, "%s: websocket rejected: %d %s", c->addr, status, why);
 	c->keepalive = 0;
 	respond_text(c, r, status, body, extra);
 }
@@ -1458,7 +1409,7 @@ static void ws_upgrade(struct conn *c, const struct http_req *r)
 	c->last_rx = now;
 	c->next_ping = now + (double)cfg.ping_interval;
 	c->exp_at = cl.has_exp ? now + (cl.exp - wall) : 0;
-	logf_(L_INFO, "%s \"GET %.*s/<token>\" 101 websocket mode=%s%s channels=%u",
+	log_msg(L_INFO, "%s \"GET %.*s/<token>\" 101 websocket mode=%s%s channels=%u",
 	    c->addr, tok > r->target && tok <= r->target + r->target_len ?
 	    (int)(tok - r->target - 1) : (int)(r->target_len > 200 ? 200 : r->target_len),
 	    r->target, s->mode & JWT_MODE_R ? "r" : "", s->mode & JWT_MODE_W ? "w" : "",
@@ -1698,7 +1649,7 @@ static void conn_close(struct conn *c, const char *why)
 	if (c->fd < 0)
 		return;
 	if (why)
-		logf_(L_WARN, "%s: closing: %s", c->addr, why);
+		log_msg(L_WARN, "%s: closing: %s", c->addr, why);
 	if (c->s) {
 		nws--;
 		if (cfg.meta_channel)
@@ -1743,7 +1694,7 @@ static void conn_open(int fd, const struct sockaddr_storage *sa)
 	}
 	struct tls *tls = NULL;
 	if (cfg.cert_file && !(tls = tls_new())) {
-		logf_(L_WARN, "TLS: %s", strerror(errno));
+		log_msg(L_WARN, "TLS: %s", strerror(errno));
 		close(fd);
 		return;
 	}
@@ -1793,7 +1744,7 @@ static void accept_all(int lfd)
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
 				/* Without a spare descriptor, back off briefly. */
-				logf_(L_WARN, "accept: %s; pausing new connections",
+				log_msg(L_WARN, "accept: %s; pausing new connections",
 				    strerror(errno));
 				accept_pause = now + 0.25;
 			}
@@ -1815,7 +1766,7 @@ static double conn_timers(struct conn *c)
 	case CS_DRAIN:
 		if (now >= c->deadline) {
 			st.timeouts++;
-			logf_(L_DEBUG, "%s: timed out", c->addr);
+			log_msg(L_DEBUG, "%s: timed out", c->addr);
 			conn_close(c, NULL);
 			return -1;
 		}
@@ -1828,7 +1779,7 @@ static double conn_timers(struct conn *c)
 		}
 		if (now - c->last_rx >= 2.0 * (double)cfg.ping_interval) {
 			st.timeouts++;
-			logf_(L_INFO, "%s: no answer for %ld s; dropped", c->addr,
+			log_msg(L_INFO, "%s: no answer for %ld s; dropped", c->addr,
 			    2 * cfg.ping_interval);
 			conn_close(c, NULL);
 			return -1;
@@ -1958,7 +1909,7 @@ static void begin_stop(void)
 {
 	stopping = 1;
 	stop_deadline = now + (double)cfg.close_timeout;
-	logf_(L_INFO, "shutting down: closing %d websockets", nws);
+	log_msg(L_INFO, "shutting down: closing %d websockets", nws);
 	for (int i = 0; i < nlisteners; i++)
 		close(listeners[i]);
 	nlisteners = 0;
@@ -2275,9 +2226,9 @@ static void serve(void)
 			char err[512];
 			got_hup = 0;
 			if (cfg.cert_file && tls_reload(err, sizeof err) < 0)
-				logf_(L_ERROR, "SIGHUP: keeping the old certificate: %s", err);
+				log_msg(L_ERROR, "SIGHUP: keeping the old certificate: %s", err);
 			else if (cfg.cert_file)
-				logf_(L_INFO, "SIGHUP: reloaded %s and %s",
+				log_msg(L_INFO, "SIGHUP: reloaded %s and %s",
 				    cfg.cert_file, cfg.key_file);
 		}
 		/* Messages already accepted (and Close events) still go out. */
@@ -2291,7 +2242,7 @@ static void serve(void)
 		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
-			logf_(L_ERROR, "poll: %s", strerror(errno));
+			log_msg(L_ERROR, "poll: %s", strerror(errno));
 			exit(1);
 		}
 		loop_dispatch(db_first, db_n);
@@ -2303,7 +2254,7 @@ static void serve(void)
 	free(ev_gen);
 	if (epfd >= 0)
 		close(epfd);
-	logf_(L_INFO, "stopped");
+	log_msg(L_INFO, "stopped");
 }
 
 /* ------------------------------------------------------------------ */
@@ -2456,7 +2407,7 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		if (rl.rlim_cur < want)
-			logf_(L_WARN, "RLIMIT_NOFILE is %llu: fewer than "
+			log_msg(L_WARN, "RLIMIT_NOFILE is %llu: fewer than "
 			    "PGWS_MAX_CONNECTIONS=%ld connections fit",
 			    (unsigned long long)rl.rlim_cur, cfg.max_connections);
 	}
@@ -2492,7 +2443,7 @@ int main(int argc, char **argv)
 		.batch_max = (size_t)cfg.publish_batch,
 	};
 	if (db_init(&dc, err, sizeof err) < 0) {
-		logf_(L_ERROR, "database: %s", err);
+		log_msg(L_ERROR, "database: %s", err);
 		return 1;
 	}
 	/*
@@ -2506,7 +2457,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
 	open_listeners();
-	logf_(L_INFO, "pgws %s serving on port %d (listen channel '%s')",
+	log_msg(L_INFO, "pgws %s serving on port %d (listen channel '%s')",
 	    PGWS_VERSION, bound_port, cfg.listen_channel);
 	printf("Listening on port %d\n", bound_port);
 	fflush(stdout);

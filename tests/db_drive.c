@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "log.h"
 
 enum mode { M_LISTEN, M_PUBLISH, M_FILE, M_STDIN, M_SUPERVISE };
 
@@ -92,19 +93,6 @@ db_on_publish_failed(uint64_t tag, const char *why)
 	failed++;
 }
 
-void
-db_log(int level, const char *fmt, ...)
-{
-	static const char *const names[] = { "error", "warn", "info", "debug" };
-	va_list ap;
-
-	fprintf(stderr, "db_drive %s: ", names[level & 3]);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static int
 publish(uint64_t tag, const char *p, size_t len)
 {
@@ -166,6 +154,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "db_drive: %s needs an argument\n", argv[2]);
 		return 2;
 	}
+	log_set_level(L_DEBUG);
 	cfg.uri = argv[1];
 	cfg.channel = getenv("DB_CHANNEL") ? getenv("DB_CHANNEL") :
 	    "postgres-websockets-listener";
