@@ -42,6 +42,7 @@
 
 #include "base64.h"
 #include "client.h"
+#include "config.h"
 #include "db.h"
 #include "http.h"
 #include "json.h"
@@ -53,298 +54,6 @@
 #ifndef PGWS_VERSION
 #define PGWS_VERSION "dev"
 #endif
-
-/* Start-up errors: one line naming the problem, exit status 2. */
-static void die2(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die2(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("pgws: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-/* ------------------------------------------------------------------ */
-/* Configuration                                                       */
-
-static struct {
-	char *db_uri;
-	char *jwt_secret;
-	size_t jwt_secret_len;
-	long jwt_base64;
-	char *host;
-	long port;
-	char *listen_channel;
-	char *meta_channel;
-	char *root_path;
-	long pool_size;
-	long retries;
-	long check_interval;
-	char *cert_file;
-	char *key_file;
-	/* Beyond the original: limits and timers. */
-	long max_connections;
-	long max_header;
-	long max_message;
-	long max_pending;
-	long max_token;
-	long handshake_timeout;
-	long ping_interval;
-	long close_timeout;
-	long publish_queue;
-	long publish_bytes;
-	long publish_batch;
-	char *log_level;
-	char *backend;
-} cfg;
-
-#ifdef __linux__
-#define EV_DEFAULT "epoll"
-#else
-#define EV_DEFAULT "poll"
-#endif
-
-enum { V_STR, V_URI, V_SECRET, V_BOOL, V_INT, V_LEVEL };
-
-struct var {
-	const char *name;
-	const char *def;        /* NULL: unset by default */
-	int kind;
-	void *dst;
-	long min, max;
-	const char *help;
-};
-
-static const struct var vars[] = {
-	{ "PGWS_DB_URI", NULL, V_URI, &cfg.db_uri, 0, 0,
-	  "libpq connection string or URI (required); @path reads it from a file" },
-	{ "PGWS_JWT_SECRET", NULL, V_SECRET, &cfg.jwt_secret, 0, 0,
-	  "HMAC secret, JWK or JWK set (required); @path reads it from a file" },
-	{ "PGWS_JWT_SECRET_BASE64", "false", V_BOOL, &cfg.jwt_base64, 0, 1,
-	  "true: the secret is base64 or base64url text, decoded first" },
-	{ "PGWS_HOST", "*4", V_STR, &cfg.host, 0, 0,
-	  "*4 any IPv4, *6 any IPv6, * both, else an address or host name" },
-	{ "PGWS_PORT", "3000", V_INT, &cfg.port, 0, 65535,
-	  "TCP port (0: any free port)" },
-	{ "PGWS_LISTEN_CHANNEL", "postgres-websockets-listener", V_STR,
-	  &cfg.listen_channel, 0, 0,
-	  "the database channel pgws LISTENs on and NOTIFYs to" },
-	{ "PGWS_META_CHANNEL", NULL, V_STR, &cfg.meta_channel, 0, 0,
-	  "when set, ConnectionOpen/ConnectionClose events go to this channel" },
-	{ "PGWS_ROOT_PATH", NULL, V_STR, &cfg.root_path, 0, 0,
-	  "directory of static files served over HTTP; unset: none" },
-	{ "PGWS_POOL_SIZE", "10", V_INT, &cfg.pool_size, 1, 1000,
-	  "database connections that send NOTIFYs" },
-	{ "PGWS_RETRIES", "5", V_INT, &cfg.retries, 1, 1000,
-	  "database connection attempts at start-up (back-off 1 s .. 32 s)" },
-	{ "PGWS_CHECK_LISTENER_INTERVAL", "0", V_INT, &cfg.check_interval, 0,
-	  86400000, "ms; >0: supervise and re-establish the listener; 0: exit 1 when it dies" },
-	{ "PGWS_CERTIFICATE_FILE", NULL, V_STR, &cfg.cert_file, 0, 0,
-	  "PEM certificate chain (with PGWS_KEY_FILE: serve TLS)" },
-	{ "PGWS_KEY_FILE", NULL, V_STR, &cfg.key_file, 0, 0,
-	  "PEM private key, RSA or EC" },
-	{ "PGWS_MAX_CONNECTIONS", "10000", V_INT, &cfg.max_connections, 1,
-	  1000000, "most client connections at once; more are refused" },
-	{ "PGWS_MAX_HEADER_SIZE", "8192", V_INT, &cfg.max_header, 256,
-	  1048576, "bytes of an HTTP request head (431 beyond)" },
-	{ "PGWS_MAX_MESSAGE_SIZE", "65536", V_INT, &cfg.max_message, 1,
-	  16777216, "bytes of one websocket message (close 1009 beyond)" },
-	{ "PGWS_MAX_PENDING", "1048576", V_INT, &cfg.max_pending, 1024,
-	  1073741824, "bytes queued for one slow client before it is dropped" },
-	{ "PGWS_MAX_TOKEN_SIZE", "8192", V_INT, &cfg.max_token, 64, 65536,
-	  "bytes of a JWT (401 beyond)" },
-	{ "PGWS_HANDSHAKE_TIMEOUT", "10", V_INT, &cfg.handshake_timeout, 1,
-	  3600, "seconds to send a complete request; also HTTP keep-alive idle time" },
-	{ "PGWS_PING_INTERVAL", "30", V_INT, &cfg.ping_interval, 1, 86400,
-	  "seconds between pings; a peer silent for two intervals is dropped" },
-	{ "PGWS_CLOSE_TIMEOUT", "5", V_INT, &cfg.close_timeout, 1, 3600,
-	  "seconds to wait for the peer's close frame after ours" },
-	{ "PGWS_PUBLISH_QUEUE", "10000", V_INT, &cfg.publish_queue, 1,
-	  10000000, "messages waiting per pool connection before senders get 1013" },
-	{ "PGWS_PUBLISH_QUEUE_BYTES", "67108864", V_INT, &cfg.publish_bytes,
-	  65536, 17179869184L, "payload bytes waiting across the pool before senders get 1013" },
-	{ "PGWS_PUBLISH_BATCH", "256", V_INT, &cfg.publish_batch, 1, 10000,
-	  "most NOTIFYs sent in one round trip" },
-	{ "PGWS_EVENT_BACKEND", EV_DEFAULT, V_STR, &cfg.backend, 0, 0,
-	  "epoll (Linux) or poll: how the loop waits for sockets" },
-	{ "PGWS_LOG_LEVEL", "info", V_LEVEL, &cfg.log_level, 0, 0,
-	  "error, warn, info or debug" },
-};
-
-/*
- * Reads a whole small file for an @path value; the caller frees it.
- * Configuration files are read once at start-up, so this may block.
- */
-static char *slurp(const char *var, const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-
-	if (!f)
-		die2("%s: cannot read %s: %s", var, path, strerror(errno));
-	for (;;) {
-		if (cap - n < 4096) {
-			cap = cap ? cap * 2 : 8192;
-			if (cap > (1u << 24))
-				die2("%s: %s is too large", var, path);
-			buf = realloc(buf, cap);
-			if (!buf)
-				die2("out of memory");
-		}
-		size_t r = fread(buf + n, 1, cap - n - 1, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(f))
-		die2("%s: cannot read %s", var, path);
-	fclose(f);
-	buf[n] = 0;
-	*len = n;
-	return buf;
-}
-
-static int str_ieq(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++)
-		if ((*a | 0x20) != (*b | 0x20))
-			return 0;
-	return *a == *b;
-}
-
-static void config_load(void)
-{
-	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-		const struct var *v = &vars[i];
-		const char *s = getenv(v->name);
-		char *val, *end;
-		size_t len;
-
-		if (s && !*s && v->kind != V_STR)
-			s = NULL;       /* an empty variable counts as unset */
-		if (!s)
-			s = v->def;
-		if (!s) {
-			*(char **)v->dst = NULL;
-			continue;
-		}
-		switch (v->kind) {
-		case V_STR:
-			*(char **)v->dst = strdup(s);
-			break;
-		case V_URI:
-		case V_SECRET:
-			if (s[0] == '@') {
-				val = slurp(v->name, s + 1, &len);
-			} else {
-				len = strlen(s);
-				val = strdup(s);
-			}
-			if (v->kind == V_URI) {
-				/* Surrounding whitespace trimmed. */
-				size_t a = 0;
-				while (a < len && strchr(" \t\r\n", val[a]))
-					a++;
-				while (len > a && strchr(" \t\r\n", val[len - 1]))
-					len--;
-				memmove(val, val + a, len - a);
-				len -= a;
-				val[len] = 0;
-			} else if (s[0] == '@' && len && val[len - 1] == '\n') {
-				/* One trailing newline dropped (and its CR). */
-				len--;
-				if (len && val[len - 1] == '\r')
-					len--;
-				val[len] = 0;
-			}
-			if (!len)
-				die2("%s is empty", v->name);
-			*(char **)v->dst = val;
-			if (v->dst == &cfg.jwt_secret)
-				cfg.jwt_secret_len = len;
-			break;
-		case V_BOOL:
-			if (str_ieq(s, "true") || !strcmp(s, "1"))
-				*(long *)v->dst = 1;
-			else if (str_ieq(s, "false") || !strcmp(s, "0"))
-				*(long *)v->dst = 0;
-			else
-				die2("%s: '%s' is not true or false", v->name, s);
-			break;
-		case V_INT:
-			errno = 0;
-			long n = strtol(s, &end, 10);
-			if (errno || end == s || *end || n < v->min || n > v->max)
-				die2("%s: '%s' is not a whole number from %ld to %ld",
-				    v->name, s, v->min, v->max);
-			*(long *)v->dst = n;
-			break;
-		case V_LEVEL:
-			if (log_level_parse(s) < 0)
-				die2("%s: '%s' is not error, warn, info or debug",
-				    v->name, s);
-			log_set_level((enum log_level)log_level_parse(s));
-			*(char **)v->dst = strdup(s);
-			break;
-		}
-	}
-	if (!cfg.db_uri)
-		die2("PGWS_DB_URI is required (a libpq connection string or URI)");
-	if (!cfg.jwt_secret)
-		die2("PGWS_JWT_SECRET is required");
-	if (!!cfg.cert_file != !!cfg.key_file)
-		die2("%s is set but %s is not: TLS needs both",
-		    cfg.cert_file ? "PGWS_CERTIFICATE_FILE" : "PGWS_KEY_FILE",
-		    cfg.cert_file ? "PGWS_KEY_FILE" : "PGWS_CERTIFICATE_FILE");
-	if (cfg.cert_file) {
-		char err[512];
-		if (tls_setup(cfg.cert_file, cfg.key_file, err, sizeof err) < 0)
-			die2("%s", err);
-	}
-	if (!*cfg.listen_channel)
-		die2("PGWS_LISTEN_CHANNEL is empty");
-	if (strcmp(cfg.backend, "poll") && strcmp(cfg.backend, EV_DEFAULT))
-		die2("PGWS_EVENT_BACKEND: '%s' is not %s", cfg.backend,
-		    strcmp(EV_DEFAULT, "poll") ? "epoll or poll" : "poll");
-	if (cfg.meta_channel && !*cfg.meta_channel)
-		cfg.meta_channel = NULL;
-	if (cfg.root_path) {
-		struct stat st;
-		if (stat(cfg.root_path, &st) || !S_ISDIR(st.st_mode))
-			die2("PGWS_ROOT_PATH: %s is not a directory", cfg.root_path);
-		char *r = realpath(cfg.root_path, NULL);
-		if (!r)
-			die2("PGWS_ROOT_PATH: %s: %s", cfg.root_path, strerror(errno));
-		free(cfg.root_path);
-		cfg.root_path = r;
-	}
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-	    "pgws %s: PostgreSQL LISTEN/NOTIFY to WebSockets, authorised by JWTs\n"
-	    "\n"
-	    "usage: pgws                 serve (configured by the environment)\n"
-	    "       pgws token [--mode r|w|rw] [--channel C]... [--exp SECONDS]\n"
-	    "                  [--claim KEY=VALUE]... [--alg HS256|HS384|HS512]\n"
-	    "                            print a token signed with PGWS_JWT_SECRET\n"
-	    "       pgws client [--count N] [--timeout S] [--header 'Name: value']...\n"
-	    "                  [--cacert FILE] URL\n"
-	    "                            websocket client: stdin lines out, messages in\n"
-	    "       pgws --help | --version\n"
-	    "\n"
-	    "Clients connect to ws://HOST:PORT/<channel>/<jwt> or /<jwt>.\n"
-	    "\n"
-	    "environment (default in brackets):\n", PGWS_VERSION);
-	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-		fprintf(f, "  %-30s [%s]\n      %s\n", vars[i].name,
-		    vars[i].def ? vars[i].def : "unset", vars[i].help);
-}
 
 /* ------------------------------------------------------------------ */
 /* Shared, reference-counted output messages                           */
@@ -1836,7 +1545,7 @@ static void open_listeners(void)
 	a6.sin6_addr = in6addr_any;
 	if (!strcmp(cfg.host, "*4") || !strcmp(cfg.host, "*")) {
 		if ((fd = listen_on((struct sockaddr *)&a4, sizeof a4, 0)) < 0)
-			die2("PGWS_HOST/PGWS_PORT: cannot listen on *:%ld: %s",
+			die("PGWS_HOST/PGWS_PORT: cannot listen on *:%ld: %s",
 			    cfg.port, strerror(errno));
 		listeners[nlisteners++] = fd;
 	}
@@ -1849,7 +1558,7 @@ static void open_listeners(void)
 			a6.sin6_port = got.sin_port;
 		}
 		if ((fd = listen_on((struct sockaddr *)&a6, sizeof a6, 1)) < 0)
-			die2("PGWS_HOST/PGWS_PORT: cannot listen on [::]:%ld: %s",
+			die("PGWS_HOST/PGWS_PORT: cannot listen on [::]:%ld: %s",
 			    cfg.port, strerror(errno));
 		listeners[nlisteners++] = fd;
 	}
@@ -1860,13 +1569,13 @@ static void open_listeners(void)
 		snprintf(port, sizeof port, "%ld", cfg.port);
 		int e = getaddrinfo(cfg.host, port, &hints, &res);
 		if (e)
-			die2("PGWS_HOST: cannot resolve '%s': %s", cfg.host,
+			die("PGWS_HOST: cannot resolve '%s': %s", cfg.host,
 			    gai_strerror(e));
 		for (ai = res; ai && nlisteners < 1; ai = ai->ai_next)
 			if ((fd = listen_on(ai->ai_addr, ai->ai_addrlen, 1)) >= 0)
 				listeners[nlisteners++] = fd;
 		if (!nlisteners)
-			die2("PGWS_HOST/PGWS_PORT: cannot listen on %s:%ld: %s",
+			die("PGWS_HOST/PGWS_PORT: cannot listen on %s:%ld: %s",
 			    cfg.host, cfg.port, strerror(errno));
 		freeaddrinfo(res);
 	}
@@ -2209,11 +1918,11 @@ static void serve(void)
 	ev_who = calloc(ev_cap, sizeof *ev_who);
 	ev_gen = calloc(ev_cap, sizeof *ev_gen);
 	if (!ev_pfd || !ev_who || !ev_gen)
-		die2("out of memory");
+		die("out of memory");
 #ifdef __linux__
 	if (!strcmp(cfg.backend, "epoll") &&
 	    (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-		die2("PGWS_EVENT_BACKEND: epoll: %s", strerror(errno));
+		die("PGWS_EVENT_BACKEND: epoll: %s", strerror(errno));
 #endif
 	for (;;) {
 		size_t db_first, db_n;
@@ -2277,7 +1986,7 @@ static int cmd_token(int argc, char **argv)
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--mode") && v) {
 			if (strcmp(v, "r") && strcmp(v, "w") && strcmp(v, "rw"))
-				die2("token: --mode must be r, w or rw");
+				die("token: --mode must be r, w or rw");
 			mode = v;
 			i++;
 		} else if (!strcmp(a, "--channel") && v) {
@@ -2287,18 +1996,18 @@ static int cmd_token(int argc, char **argv)
 			char *end;
 			exp = strtol(v, &end, 10);
 			if (*end || exp <= 0)
-				die2("token: --exp takes a number of seconds");
+				die("token: --exp takes a number of seconds");
 			i++;
 		} else if (!strcmp(a, "--alg") && v) {
 			alg = !strcmp(v, "HS256") ? JWT_HS256 : !strcmp(v, "HS384") ?
 			    JWT_HS384 : !strcmp(v, "HS512") ? JWT_HS512 : 0;
 			if (!alg)
-				die2("token: --alg must be HS256, HS384 or HS512");
+				die("token: --alg must be HS256, HS384 or HS512");
 			i++;
 		} else if (!strcmp(a, "--claim") && v) {
 			const char *eq = strchr(v, '=');
 			if (!eq || eq == v)
-				die2("token: --claim takes KEY=VALUE");
+				die("token: --claim takes KEY=VALUE");
 			if (!first)
 				json_raw(&o, ",", 1);
 			first = 0;
@@ -2307,7 +2016,7 @@ static int cmd_token(int argc, char **argv)
 			json_string(&o, eq + 1, strlen(eq + 1));
 			i++;
 		} else {
-			die2("token: unknown or incomplete option '%s' (see pgws --help)", a);
+			die("token: unknown or incomplete option '%s' (see pgws --help)", a);
 		}
 	}
 	if (!first)
@@ -2341,31 +2050,18 @@ static int cmd_token(int argc, char **argv)
 	}
 	json_raw(&o, "}", 1);
 	if (o.err)
-		die2("token: claims too long");
+		die("token: claims too long");
 
-	const char *sec = getenv("PGWS_JWT_SECRET");
-	if (!sec || !*sec)
-		die2("PGWS_JWT_SECRET is required");
-	size_t sl;
-	char *secret;
-	if (sec[0] == '@') {
-		secret = slurp("PGWS_JWT_SECRET", sec + 1, &sl);
-		if (sl && secret[sl - 1] == '\n')
-			secret[--sl] = 0;
-	} else {
-		secret = strdup(sec);
-		sl = strlen(secret);
-	}
-	const char *b = getenv("PGWS_JWT_SECRET_BASE64");
-	int b64 = b && (str_ieq(b, "true") || !strcmp(b, "1"));
-	if (jwt_keys_load(&keys, secret, sl, b64, err, sizeof err) < 0)
-		die2("PGWS_JWT_SECRET: %s", err);
+	config_load_secret();
+	if (jwt_keys_load(&keys, cfg.jwt_secret, cfg.jwt_secret_len,
+	    (int)cfg.jwt_base64, err, sizeof err) < 0)
+		die("PGWS_JWT_SECRET: %s", err);
 	long n = jwt_sign(&keys.key[0], alg, claims, o.len, tok, sizeof tok);
 	if (n < 0)
-		die2("token: too long");
+		die("token: too long");
 	printf("%s\n", tok);
 	jwt_keys_free(&keys);
-	free(secret);
+	free(cfg.jwt_secret);
 	return 0;
 }
 
@@ -2377,7 +2073,7 @@ int main(int argc, char **argv)
 
 	if (argc > 1) {
 		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-			usage(stdout);
+			config_usage(stdout);
 			return 0;
 		}
 		if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
@@ -2389,14 +2085,16 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], "client"))
 			return client_main(argc - 1, argv + 1);
 		fprintf(stderr, "pgws: unknown argument '%s'\n", argv[1]);
-		usage(stderr);
+		config_usage(stderr);
 		return 2;
 	}
 
 	config_load();
+	if (cfg.cert_file && tls_setup(cfg.cert_file, cfg.key_file, err, sizeof err) < 0)
+		die("%s", err);
 	if (jwt_keys_load(&keys, cfg.jwt_secret, cfg.jwt_secret_len,
 	    (int)cfg.jwt_base64, err, sizeof err) < 0)
-		die2("PGWS_JWT_SECRET: %s", err);
+		die("PGWS_JWT_SECRET: %s", err);
 	jwt_work_cap = 2 * (size_t)cfg.max_token + 1024;
 	jwt_work = malloc(jwt_work_cap);
 
@@ -2417,7 +2115,7 @@ int main(int argc, char **argv)
 	dirty = malloc((size_t)cfg.max_connections * sizeof *dirty);
 	chans = calloc(chan_buckets, sizeof *chans);
 	if (!conns || !free_slots || !dirty || !chans || !jwt_work)
-		die2("out of memory for PGWS_MAX_CONNECTIONS=%ld", cfg.max_connections);
+		die("out of memory for PGWS_MAX_CONNECTIONS=%ld", cfg.max_connections);
 	for (int i = cfg.max_connections - 1; i >= 0; i--) {
 		conns[i].fd = -1;
 		free_slots[nfree++] = i;
@@ -2426,9 +2124,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	ping_msg = msg_frame(WS_OP_PING, NULL, 0);
 	if (!ping_msg)
-		die2("out of memory");
+		die("out of memory");
 	if (pipe(sigpipe_fd) < 0)
-		die2("pipe: %s", strerror(errno));
+		die("pipe: %s", strerror(errno));
 	for (int i = 0; i < 2; i++) {
 		fcntl(sigpipe_fd[i], F_SETFL, O_NONBLOCK);
 		fcntl(sigpipe_fd[i], F_SETFD, FD_CLOEXEC);
