@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "base64.h"
+#include "chan.h"
 #include "client.h"
 #include "config.h"
 #include "db.h"
@@ -115,8 +116,6 @@ struct outref {
 	uint32_t off;
 };
 
-struct chan;
-
 /* What an accepted token granted; one allocation per websocket. */
 struct session {
 	int mode;               /* JWT_MODE_R | JWT_MODE_W */
@@ -126,8 +125,7 @@ struct session {
 	struct {
 		const char *name;
 		uint32_t len;
-		struct chan *ch;        /* reader index entry, NULL if not reading */
-		uint32_t pos;           /* our place in ch->readers */
+		struct chan_member mem; /* in the reader index if reading */
 	} chan[];
 };
 
@@ -160,15 +158,6 @@ struct conn {
 	char addr[48];
 };
 
-struct chan {
-	struct chan *next;      /* hash chain */
-	uint32_t hash;
-	uint32_t n, cap;
-	uint32_t busy;          /* a fan-out is walking readers */
-	int *readers;           /* connection slots */
-	size_t len;
-	char name[];
-};
 
 /* Kernel send buffer of a websocket (Linux doubles it for bookkeeping). */
 #define WS_SNDBUF 65536
@@ -182,8 +171,7 @@ static int ndirty;
 static int nactive, nws;
 static int conn_hiwater;        /* no slot at or above this was ever used */
 
-static struct chan **chans;
-static uint32_t chan_buckets = 1024, nchans;
+static struct chan_index chans;
 
 static double now;              /* CLOCK_MONOTONIC seconds, once per turn */
 static double wall;             /* CLOCK_REALTIME seconds, once per turn */
@@ -220,111 +208,6 @@ static double clock_wall(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint32_t hash_name(const char *p, size_t n)
-{
-	/* FNV-1a: channel names are short and chosen by token issuers. */
-	uint32_t h = 2166136261u;
-	while (n--)
-		h = (h ^ (unsigned char)*p++) * 16777619u;
-	return h;
-}
-
-static struct chan *chan_find(const char *name, size_t len, uint32_t h)
-{
-	for (struct chan *c = chans[h & (chan_buckets - 1)]; c; c = c->next)
-		if (c->hash == h && c->len == len && !memcmp(c->name, name, len))
-			return c;
-	return NULL;
-}
-
-/*
- * Doubles the bucket array so that chains stay short however many channels
- * tokens name; on failure the table keeps working with longer chains.
- */
-static void chan_grow(void)
-{
-	uint32_t nb = chan_buckets * 2;
-	struct chan **t = calloc(nb, sizeof *t);
-
-	if (!t)
-		return;
-	for (uint32_t i = 0; i < chan_buckets; i++)
-		while (chans[i]) {
-			struct chan *c = chans[i];
-			chans[i] = c->next;
-			c->next = t[c->hash & (nb - 1)];
-			t[c->hash & (nb - 1)] = c;
-		}
-	free(chans);
-	chans = t;
-	chan_buckets = nb;
-}
-
-/* Adds connection slot to the readers of name; 0 or -1 (out of memory). */
-static int chan_join(struct session *s, uint32_t i, int slot)
-{
-	uint32_t h = hash_name(s->chan[i].name, s->chan[i].len);
-	struct chan *c = chan_find(s->chan[i].name, s->chan[i].len, h);
-
-	if (!c) {
-		c = calloc(1, sizeof *c + s->chan[i].len);
-		if (!c)
-			return -1;
-		c->hash = h;
-		c->len = s->chan[i].len;
-		memcpy(c->name, s->chan[i].name, c->len);
-		c->next = chans[h & (chan_buckets - 1)];
-		chans[h & (chan_buckets - 1)] = c;
-		nchans++;
-		if (nchans > 2 * chan_buckets)
-			chan_grow();
-	}
-	if (c->n == c->cap) {
-		uint32_t cap = c->cap ? c->cap * 2 : 4;
-		int *r = realloc(c->readers, cap * sizeof *r);
-		if (!r)
-			return -1;
-		c->readers = r;
-		c->cap = cap;
-	}
-	s->chan[i].ch = c;
-	s->chan[i].pos = c->n;
-	c->readers[c->n++] = slot;
-	return 0;
-}
-
-static void chan_free(struct chan *c)
-{
-	struct chan **pp = &chans[c->hash & (chan_buckets - 1)];
-	while (*pp != c)
-		pp = &(*pp)->next;
-	*pp = c->next;
-	free(c->readers);
-	free(c);
-	nchans--;
-}
-
-static void chan_leave(struct session *s, uint32_t i)
-{
-	struct chan *c = s->chan[i].ch;
-	uint32_t pos = s->chan[i].pos;
-
-	if (!c)
-		return;
-	s->chan[i].ch = NULL;
-	/* Swap the last reader into our place and tell it where it went. */
-	int moved = c->readers[--c->n];
-	if (pos != c->n) {
-		c->readers[pos] = moved;
-		struct session *ms = conns[moved].s;
-		for (uint32_t k = 0; k < ms->nchan; k++)
-			if (ms->chan[k].ch == c)
-				ms->chan[k].pos = pos;
-	}
-	if (c->n == 0 && !c->busy)
-		chan_free(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -681,7 +564,7 @@ void db_on_notify(const char *payload, size_t len)
 		ch = cfg.listen_channel;
 		chlen = strlen(ch);
 	}
-	c = chan_find(ch, chlen, hash_name(ch, chlen));
+	c = chan_find(&chans, ch, chlen);
 	if (!c) {
 		st.notifies_unrouted++;
 		return;
@@ -698,20 +581,18 @@ void db_on_notify(const char *payload, size_t len)
 	}
 	/*
 	 * conn_send may drop reader i, which swaps the last reader into its
-	 * place; busy keeps the channel itself alive until the loop ends.
+	 * place; the pin keeps the channel itself alive until the loop ends.
 	 */
-	c->busy++;
+	chan_pin(c);
 	for (uint32_t i = 0; i < c->n; ) {
 		uint32_t before = c->n;
-		struct conn *r = &conns[c->readers[i]];
+		struct conn *r = &conns[c->readers[i].id];
 		if (r->state == CS_WS && conn_send(r, m) == 0)
 			st.msgs_out++;
 		if (c->n == before)
 			i++;
 	}
-	c->busy--;
-	if (c->n == 0)
-		chan_free(c);
+	chan_unpin(&chans, c);
 	msg_unref(m);
 }
 
@@ -854,7 +735,7 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 	    "# TYPE pgws_listener_up gauge\npgws_listener_up %d\n"
 	    "# TYPE pgws_notification_queue_usage gauge\n"
 	    "pgws_notification_queue_usage %g\n",
-	    nws, nactive, nchans, st.accepted, st.refused_full, st.ws_opened,
+	    nws, nactive, chans.n, st.accepted, st.refused_full, st.ws_opened,
 	    st.rej_400, st.rej_401, st.rej_403, st.rej_426, st.http_requests,
 	    st.msgs_in, st.msgs_in_dropped, st.msgs_out, st.notifies,
 	    st.notifies_unrouted, d.published, d.publish_failed + st.publish_failed,
@@ -1083,14 +964,15 @@ static void ws_upgrade(struct conn *c, const struct http_req *r)
 		memcpy(p, cl.chan[i].p, cl.chan[i].n);
 		s->chan[i].name = p;
 		s->chan[i].len = (uint32_t)cl.chan[i].n;
-		s->chan[i].ch = NULL;
+		s->chan[i].mem.ch = NULL;
 		p += cl.chan[i].n;
 	}
 	c->s = s;
 	nws++;          /* conn_close undoes this whenever c->s is set */
 	if (s->mode & JWT_MODE_R)
 		for (uint32_t i = 0; i < s->nchan; i++)
-			if (chan_join(s, i, (int)(c - conns)) < 0) {
+			if (chan_join(&chans, s->chan[i].name, s->chan[i].len,
+			    (int)(c - conns), &s->chan[i].mem) < 0) {
 				conn_close(c, "out of memory");
 				return;
 			}
@@ -1364,7 +1246,7 @@ static void conn_close(struct conn *c, const char *why)
 		if (cfg.meta_channel)
 			meta_event(c, "ConnectionClose");
 		for (uint32_t i = 0; i < c->s->nchan; i++)
-			chan_leave(c->s, i);
+			chan_leave(&chans, &c->s->chan[i].mem);
 		free(c->s);
 		c->s = NULL;
 	}
@@ -2113,8 +1995,7 @@ int main(int argc, char **argv)
 	conns = calloc((size_t)cfg.max_connections, sizeof *conns);
 	free_slots = malloc((size_t)cfg.max_connections * sizeof *free_slots);
 	dirty = malloc((size_t)cfg.max_connections * sizeof *dirty);
-	chans = calloc(chan_buckets, sizeof *chans);
-	if (!conns || !free_slots || !dirty || !chans || !jwt_work)
+	if (!conns || !free_slots || !dirty || chan_index_init(&chans, 1024) < 0 || !jwt_work)
 		die("out of memory for PGWS_MAX_CONNECTIONS=%ld", cfg.max_connections);
 	for (int i = cfg.max_connections - 1; i >= 0; i--) {
 		conns[i].fd = -1;
@@ -2166,7 +2047,7 @@ int main(int argc, char **argv)
 	free(conns);
 	free(free_slots);
 	free(dirty);
-	free(chans);
+	chan_index_free(&chans);
 	msg_unref(ping_msg);
 	return exit_status;
 }
