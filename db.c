@@ -2,9 +2,9 @@
  * The database side of pgws is its own file because it stands on its own:
  * libpq connections, the state machine each of them goes through (connect,
  * LISTEN, serve, lose, back off, reconnect) and the per-connection publish
- * queues.  It knows nothing of websockets; pgws.c only moves pollfds in and
- * out and receives callbacks, the way BearSSL's engine never touches a
- * socket itself.
+ * queues.  It knows nothing of websockets and calls nobody back: the loop
+ * moves pollfds in and out and then pulls what happened with db_next, the
+ * way BearSSL's engine never touches a socket itself.
  *
  * After db_init returns nothing here blocks: every connection is in libpq's
  * non-blocking mode, reconnection goes through PQconnectStartParams and
@@ -91,9 +91,56 @@ static struct {
 	struct dconn **polled;  /* connection of each entry db_pollfds wrote */
 	size_t npolled;
 	struct db_stats st;
+	/* Events for db_next, in order; their bytes live in arena. */
+	struct qev *ev;
+	size_t evhead, evn, evcap;
+	char *arena;
+	size_t alen, acap;
 } db;
 
+struct qev {
+	enum db_event_kind kind;
+	uint64_t tag;
+	size_t off, len;        /* bytes in db.arena */
+};
+
 static void conn_lost(struct dconn *c, double now, const char *why);
+
+/*
+ * Queues an event for db_next with a copy of data[0..len) (a NUL is added
+ * after it).  Out of memory, the event is dropped and logged: the caller's
+ * view of the listener is still right through db_listener_up.
+ */
+static void
+push_event(enum db_event_kind kind, uint64_t tag, const char *data, size_t len)
+{
+	if (db.evn == db.evcap) {
+		size_t cap = db.evcap ? db.evcap * 2 : 64;
+		struct qev *e = realloc(db.ev, cap * sizeof *e);
+		if (!e)
+			goto oom;
+		db.ev = e;
+		db.evcap = cap;
+	}
+	if (db.acap - db.alen <= len) {
+		size_t cap = db.acap ? db.acap : 16384;
+		while (cap - db.alen <= len)
+			cap *= 2;
+		char *a = realloc(db.arena, cap);
+		if (!a)
+			goto oom;
+		db.arena = a;
+		db.acap = cap;
+	}
+	memcpy(db.arena + db.alen, data, len);
+	db.arena[db.alen + len] = 0;
+	db.ev[db.evn++] = (struct qev){ kind, tag, db.alen, len };
+	db.alen += len + 1;
+	return;
+oom:
+	log_msg(L_ERROR, "database: out of memory; an event (%d) was dropped",
+	    (int)kind);
+}
 
 static double
 mono(void)
@@ -258,8 +305,7 @@ q_grow(struct dconn *c)
 	return 0;
 }
 
-/* Reports the message at the head as failed.  It is popped first, so the
- * callback may call db_publish on this very connection. */
+/* Reports the message at the head as failed (an event for db_next). */
 static void
 fail_head(struct dconn *c, const char *why)
 {
@@ -268,7 +314,7 @@ fail_head(struct dconn *c, const char *why)
 
 	free(m);
 	db.st.publish_failed++;
-	db_on_publish_failed(tag, why);
+	push_event(DB_EV_PUBLISH_FAILED, tag, why, strlen(why));
 }
 
 static int
@@ -382,7 +428,7 @@ conn_lost(struct dconn *c, double now, const char *why)
 	if (c->id < 0 && db.check_ms <= 0) {
 		c->st = C_DEAD;
 		log_msg(L_ERROR, "listener: connection lost: %s", line);
-		db_on_listener(0);
+		push_event(DB_EV_LISTENER_DOWN, 0, "", 0);
 		return;
 	}
 	if (c->st != C_READY) {
@@ -395,7 +441,7 @@ conn_lost(struct dconn *c, double now, const char *why)
 	c->st = C_DOWN;
 	c->when = now;
 	if (c->id < 0) {
-		db_on_listener(0);
+		push_event(DB_EV_LISTENER_DOWN, 0, "", 0);
 		return;
 	}
 	/* The batch in flight may or may not have committed; resending could
@@ -538,7 +584,7 @@ listener_query_done(struct dconn *c, double now)
 		c->last_rx = now;
 		db.st.listener_reconnects++;
 		log_msg(L_INFO, "listener: re-established");
-		db_on_listener(1);
+		push_event(DB_EV_LISTENER_UP, 0, "", 0);
 		return;
 	}
 	c->probe_dl = 0;
@@ -577,7 +623,7 @@ listener_input(struct dconn *c, double now)
 	while (c->pg && (n = PQnotifies(c->pg))) {
 		if (strcmp(n->relname, db.channel) == 0) {
 			db.st.notifies_received++;
-			db_on_notify(n->extra, strlen(n->extra));
+			push_event(DB_EV_NOTIFY, 0, n->extra, strlen(n->extra));
 		}
 		PQfreemem(n);
 	}
@@ -887,6 +933,22 @@ db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len)
 }
 
 int
+db_next(struct db_event *ev)
+{
+	if (db.evhead == db.evn) {
+		/* All handed out: the bytes of the last one may go now. */
+		db.evhead = db.evn = db.alen = 0;
+		return 0;
+	}
+	struct qev *q = &db.ev[db.evhead++];
+	ev->kind = q->kind;
+	ev->tag = q->tag;
+	ev->data = db.arena + q->off;
+	ev->len = q->len;
+	return 1;
+}
+
+int
 db_listener_up(void)
 {
 	return db.pool && db.lis.st == C_READY;
@@ -933,5 +995,7 @@ db_shutdown(void)
 	free(db.uri);
 	free(db.channel);
 	free(db.listen_sql);
+	free(db.ev);
+	free(db.arena);
 	memset(&db, 0, sizeof db);
 }

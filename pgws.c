@@ -533,7 +533,7 @@ static void ws_message(struct conn *c, const unsigned char *p, size_t n)
 	}
 }
 
-void db_on_publish_failed(uint64_t tag, const char *why)
+static void on_publish_failed(uint64_t tag, const char *why)
 {
 	uint32_t slot = (uint32_t)tag;
 	struct conn *c;
@@ -551,7 +551,7 @@ void db_on_publish_failed(uint64_t tag, const char *why)
 }
 
 /* A notification from the database: route, frame once, fan out. */
-void db_on_notify(const char *payload, size_t len)
+static void on_notify(const char *payload, size_t len)
 {
 	/* An unescaped channel name is never longer than its payload. */
 	static char buf[8192];
@@ -596,7 +596,7 @@ void db_on_notify(const char *payload, size_t len)
 	msg_unref(m);
 }
 
-void db_on_listener(int up)
+static void on_listener(int up)
 {
 	if (up) {
 		log_msg(L_INFO, "listener connection re-established");
@@ -615,6 +615,26 @@ void db_on_listener(int up)
 	    "is not set: closing every websocket and exiting");
 	exit_status = 1;
 	got_stop = 1;
+}
+
+/* Handles what the last db_process queued, in order. */
+static void db_events(void)
+{
+	struct db_event ev;
+
+	while (db_next(&ev))
+		switch (ev.kind) {
+		case DB_EV_NOTIFY:
+			on_notify(ev.data, ev.len);
+			break;
+		case DB_EV_LISTENER_DOWN:
+		case DB_EV_LISTENER_UP:
+			on_listener(ev.kind == DB_EV_LISTENER_UP);
+			break;
+		case DB_EV_PUBLISH_FAILED:
+			on_publish_failed(ev.tag, ev.data);
+			break;
+		}
 }
 
 /* ------------------------------------------------------------------ */
@@ -1760,6 +1780,7 @@ static void epoll_dispatch(void)
 static void loop_dispatch(size_t db_first, size_t db_n)
 {
 	db_process(db_n ? ev_pfd + db_first : NULL, db_n, now);
+	db_events();
 	for (size_t i = 0; i < ev_n; i++) {
 		struct pollfd *p = &ev_pfd[i];
 		int who = ev_who[i];
