@@ -18,11 +18,6 @@ void log_set_level(enum log_level lvl)
 	log_level = lvl;
 }
 
-int log_on(enum log_level lvl)
-{
-	return lvl <= log_level;
-}
-
 int log_level_parse(const char *s)
 {
 	for (int l = L_ERROR; l <= L_DEBUG; l++) {

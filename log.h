@@ -14,10 +14,6 @@ enum log_level { L_ERROR, L_WARN, L_INFO, L_DEBUG };
 /* Lines above lvl are dropped; the default is L_INFO. */
 void log_set_level(enum log_level lvl);
 
-/* Returns 1 when a line at lvl would be written, so a caller can skip
- * building costly arguments. */
-int log_on(enum log_level lvl);
-
 /* Returns the level named s ("error", "warn", "info", "debug", any case),
  * or -1 for anything else. */
 int log_level_parse(const char *s);

@@ -508,8 +508,7 @@ int loop_run(void)
 			 * (websockets get 1011 and their queues one last
 			 * write) and return, so main closes the database.
 			 */
-			log_msg(L_ERROR, "%s: %s; shutting down",
-			    lp.epfd >= 0 ? "epoll" : "poll", strerror(errno));
+			log_msg(L_ERROR, "poll: %s; shutting down", strerror(errno));
 			lp.exit_status = 1;
 			lp.stop_why = "Server error";
 			if (!lp.stopping)
