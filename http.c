@@ -1006,30 +1006,35 @@ b64url_val(int c)
 	return c == '-' ? 62 : 63;
 }
 
+/* Longest JSON whitespace before '{' looked through, in run characters. */
+#define HTTP_LOG_WS_SPAN 64
 /*
- * Length in t of the token-like run at t[i]: characters of run_char() with
- * at least two '.' where some part followed by two more dots is base64url
- * of text starting (after JSON whitespace) with '{', as the JOSE header of
- * every JWT does.  Returns 0 when the run at i is not one; *end is set to
- * where the run ends either way (i when t[i] starts no run).
+ * Fewest base64url characters from where '{' is decoded to the next '.':
+ * the smallest JOSE header worth the name, {"alg":""}, takes 14.  Without
+ * it, names like "index.min.js" ("ex" decodes to '{') would be hidden.
  */
-static size_t
-token_run(const char *t, size_t n, size_t i, size_t *end)
-{
-	size_t j = i, adv, dots = 0, opens_at = 0;
-	unsigned bits = 0, acc = 0;
-	int c, state = 0, opens = 0;	/* state 0: looking, 1: done */
+#define HTTP_LOG_HDR_MIN 12
 
-	while (j < n && (c = run_char(t, n, j, &adv)) >= 0) {
-		j += adv;
-		if (c == '.') {
-			dots++;
-			state = 0;
-			bits = acc = 0;
-			continue;
-		}
-		if (state)
-			continue;
+/*
+ * Whether base64url decoding from t[j] (within a token-like run ending at
+ * end, up to the next '.') gives JSON whitespace and then '{', as the
+ * JOSE header of every JWT does, over at least HTTP_LOG_HDR_MIN
+ * characters.  Looks at most HTTP_LOG_WS_SPAN characters, so checking
+ * every start in a run stays linear.
+ */
+static int
+opens_object(const char *t, size_t end, size_t j)
+{
+	unsigned bits = 0, acc = 0;
+	size_t adv, seen;
+	int c, open = 0;
+
+	for (seen = 0; j < end && seen < HTTP_LOG_WS_SPAN; seen++, j += adv) {
+		c = run_char(t, end, j, &adv);
+		if (c < 0 || c == '.')
+			break;
+		if (open)
+			continue;	/* only counting up to HTTP_LOG_HDR_MIN */
 		acc = (acc << 6 | (unsigned)b64url_val(c)) & 0xfff;
 		bits += 6;
 		if (bits < 8)
@@ -1038,14 +1043,41 @@ token_run(const char *t, size_t n, size_t i, size_t *end)
 		c = (int)(acc >> bits) & 0xff;
 		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
 			continue;
-		state = 1;
-		if (c == '{' && !opens) {
-			opens = 1;
-			opens_at = dots;
-		}
+		if (c != '{')
+			return 0;
+		open = 1;
 	}
+	return open && seen >= HTTP_LOG_HDR_MIN;
+}
+
+/*
+ * Length in t of the token-like run at t[i]: a maximal run of run_char()
+ * characters in which, from any character followed by at least two more
+ * dots, base64url decodes to text starting with '{' (opens_object()).
+ * Any start, not only a part's first character, so that a token with
+ * bytes glued before it ("/chat/x<jwt>") is still caught.  Returns 0 when
+ * the run at i is not one; *end is set to where the run ends either way
+ * (i when t[i] starts no run).
+ */
+static size_t
+token_run(const char *t, size_t n, size_t i, size_t *end)
+{
+	size_t j, adv, dots = 0, seen = 0;
+	int c;
+
+	for (j = i; j < n && (c = run_char(t, n, j, &adv)) >= 0; j += adv)
+		dots += c == '.';
 	*end = j;
-	return opens && dots >= opens_at + 2 ? j - i : 0;
+	if (dots < 2)
+		return 0;
+	for (j = i; j < *end && dots - seen >= 2; j += adv) {
+		c = run_char(t, *end, j, &adv);
+		if (c == '.')
+			seen++;
+		else if (opens_object(t, *end, j))
+			return *end - i;
+	}
+	return 0;
 }
 
 /*

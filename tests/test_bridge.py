@@ -315,7 +315,7 @@ def test_health_metrics():
         before = int(re.search(r"pgws_notifications_received_total (\d+)", body).group(1))
         notify("tick")
         time.sleep(0.5)
-        body = body_of(s.http(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n"))
+        body = body_of(s.http(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
         after = int(re.search(r"pgws_notifications_received_total (\d+)", body).group(1))
         check(after == before + 1, "metrics counters move (%d -> %d)" % (before, after))
 
@@ -357,7 +357,7 @@ def test_static_files():
             check(status_of(r) in (400, 404) and b"SECRET" not in r and b"root:" not in r,
                   "traversal %s refused (%d)" % (p, status_of(r)))
     with Server() as s:
-        r = s.http(b"GET /index.html HTTP/1.1\r\nConnection: close\r\n\r\n")
+        r = s.http(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         check(status_of(r) == 404, "without PGWS_ROOT_PATH no file is served")
 
 
@@ -387,7 +387,7 @@ async def _listener_supervised():
                 pass
         check(ok, "after pg_terminate_backend the websocket stays open and gets the next notification")
         check("re-established" in s.log(), "reconnect logged")
-        r = s.http(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+        r = s.http(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         check(re.search(rb"pgws_listener_reconnects_total [1-9]", r) is not None, "reconnect counted")
         await ws.close()
 
@@ -469,7 +469,7 @@ async def _database_restart():
             except asyncio.TimeoutError:
                 pass
         check(outcome, "a message written after the restart is published (or its sender told)")
-        body = s.http(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n").decode()
+        body = s.http(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").decode()
         check(re.search(r"pgws_notification_queue_usage [0-9.e-]+", body) is not None,
               "pg_notification_queue_usage() sampled into /metrics")
         await ws.close()
@@ -545,7 +545,7 @@ async def _many_channels():
         for k in range(40):
             chans = ["ch-%d-%d" % (k, j) for j in range(64)]
             socks.append(await websockets.connect(s.url + "/" + token({"mode": "r", "channels": chans})))
-        body = s.http(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n").decode()
+        body = s.http(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").decode()
         check("pgws_channels 2560" in body, "2560 channels indexed")
         ok = True
         for k in (0, 17, 39):
@@ -557,7 +557,7 @@ async def _many_channels():
         for w in socks:
             await w.close()
         await asyncio.sleep(0.3)
-        body = s.http(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n").decode()
+        body = s.http(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").decode()
         check("pgws_channels 0" in body, "channels are freed when their readers leave")
 
 
@@ -583,7 +583,7 @@ async def _database_outage():
                 told = e.code
                 break
             await asyncio.sleep(1)
-        health = s.http(b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+        health = s.http(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         check(status_of(health) == 503, "/health answers 503 while the database is down")
         r = subprocess.run(["bash", "-c", ". tests/pg.sh && pg_resume"], capture_output=True, text=True, timeout=60)
         check(r.returncode == 0, "database back after %.0f s (%s)" % (time.time() - t0, r.stderr.strip()))

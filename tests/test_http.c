@@ -904,17 +904,24 @@ test_log(void)
 	    "/c/<token>");
 	LOGT("/c/%65yJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2ln", "/c/<token>");
 	/* JSON whitespace before '{' ("\n{" and " {" in base64url). */
-	LOGT("/c/CnsiYSI6MX0.e30.sig", "/c/<token>");
-	LOGT("/c/IHsiYSI6MX0.e30.sig", "/c/<token>");
+	LOGT("/c/CnsiYWxnIjoiIn0.e30.sig", "/c/<token>");
+	LOGT("/c/IHsiYWxnIjoiIn0.e30.sig", "/c/<token>");
 	/* A JWE (five parts), an empty signature, junk before it. */
-	LOGT("/c/eyJhIjoxfQ.a.b.c.d", "/c/<token>");
-	LOGT("/c/eyJhIjoxfQ.e30.", "/c/<token>");
-	LOGT("/c/abc.eyJhIjoxfQ.e30.x", "/c/<token>");
-	/* Not tokens: file names, versions, two parts, no '{'. */
+	LOGT("/c/eyJhbGciOiIifQ.a.b.c.d", "/c/<token>");
+	LOGT("/c/eyJhbGciOiIifQ.e30.", "/c/<token>");
+	LOGT("/c/abc.eyJhbGciOiIifQ.e30.x", "/c/<token>");
+	LOGT("/c/q" JWT, "/c/<token>");
+	LOGT("/c/xy" JWT "/", "/c/<token>/");
+	/* '{' found only with two dots after it: "x.eyJ.a" is two parts. */
+	LOGT("/c/x.eyJhbGciOiIifQ.e30", "/c/x.eyJhbGciOiIifQ.e30");
+	/* Not tokens: file names, versions, two parts, no '{', too short. */
 	LOGT("/js/jquery.min.js", "/js/jquery.min.js");
+	LOGT("/assets/index.min.js", "/assets/index.min.js");
+	LOGT("/example.min.js", "/example.min.js");
 	LOGT("/bootstrap.bundle.min.js?v=1.2.3", "/bootstrap.bundle.min.js?v=1.2.3");
-	LOGT("/c/eyJhIjoxfQ.e30", "/c/eyJhIjoxfQ.e30");
-	LOGT("/c/eyJhIjoxfQ.e30.sig.eyJhIjoxfQ", "/c/<token>");
+	LOGT("/c/eyJhbGciOiIifQ.e30", "/c/eyJhbGciOiIifQ.e30");
+	LOGT("/c/eyJhIjoxfQ.e30.sig", "/c/eyJhIjoxfQ.e30.sig");
+	LOGT("/c/eyJhbGciOiIifQ.e30.sig.eyJhIjoxfQ", "/c/<token>");
 	LOGT("/", "/");
 	LOGT("", "");
 	/* Escaping: controls, quotes, backslashes, non-ASCII, ESC. */
