@@ -51,6 +51,12 @@ struct http_seg {
  * 0x21-0x7e and 0x80-0xff.  A line starting with SP or HTAB (obsolete line
  * folding) is malformed.
  *
+ * Once the head is complete it is also malformed (RFC 9112 sections 3.2
+ * and 6.3) when an HTTP/1.1 request has no Host field, any request has two,
+ * a Content-Length value is not a list of 1*DIGIT elements all of one
+ * value ("5, 05" is 5), or two Content-Length fields differ.  The caller
+ * answers 400 and closes, as for every -1.
+ *
  * Calling again with a longer prefix of the same input gives the same final
  * answer: a prefix of a valid head always gives -2, and an error may be
  * reported as soon as the bytes that make it are present.  It never reads
