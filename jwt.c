@@ -829,14 +829,8 @@ jwt_claims_check(struct jwt_claims *c, size_t limit, double now, char *work,
 	/* A claim whose value is null counts as absent, as in the original. */
 	has_ch = json_get(&root, "channel", &ch) && ch.type != JSON_NULL;
 	has_chs = json_get(&root, "channels", &chs) && chs.type != JSON_NULL;
-	/*
-	 * The original server ignored a "channels" claim of the wrong type,
-	 * which then granted whatever channel the client asked for.
-	 */
-	if (has_chs && chs.type != JSON_ARRAY)
-		return jwt_ret(c, JWT_E_CLAIMS, "Invalid channels claim");
-	e = jwt_chan_reserve(c, has_ch ? &ch : NULL, has_chs ? &chs : NULL,
-	    limit, work, cap, &used);
+	e = jwt_chan_reserve(c, has_ch ? &ch : NULL, has_chs &&
+	    chs.type == JSON_ARRAY ? &chs : NULL, limit, work, cap, &used);
 	if (e != JWT_OK)
 		return e;
 	c->listed = has_ch || has_chs;
@@ -846,6 +840,12 @@ jwt_claims_check(struct jwt_claims *c, size_t limit, double now, char *work,
 		if (e != JWT_OK)
 			return e;
 	}
+	/*
+	 * The original server ignored a "channels" claim of the wrong type,
+	 * which then granted whatever channel the client asked for.
+	 */
+	if (has_chs && chs.type != JSON_ARRAY)
+		return jwt_ret(c, JWT_E_CLAIMS, "Invalid channels claim");
 	while (has_chs && json_next(&chs, &pos, NULL, &item)) {
 		e = jwt_chan_add(c, &item, limit, work, cap, &used,
 		    "Invalid channels claim");
