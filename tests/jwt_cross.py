@@ -371,7 +371,8 @@ def test_asym():
             check("%s shape %d" % (alg, i), verify(single, t, ch),
                   expect(claims, ch, now))
         # Another key of the same family and the same alg: refused.
-        other = make_keys()[0][kn]
+        other = (rsa.generate_private_key(65537, 2048) if kn == "rsa" else
+                 ec.generate_private_key(priv[kn].curve))
         t = jwt.encode(good, other, algorithm=alg)
         check("%s other key" % alg, verify(single, t),
               "err 401 Invalid signature")
@@ -383,11 +384,19 @@ def test_asym():
         flipped = sig[:10] + ("A" if sig[10] != "A" else "B") + sig[11:]
         check("%s flipped" % alg, verify(single, h + "." + p + "." + flipped),
               "err 401 Invalid signature")
-    # A 4096-bit key.
+    # A 4096-bit key, and moduli whose length is not a multiple of 8
+    # (2049 bits: PSS's encoded message is one byte shorter than n).
     for alg in ["RS512", "PS384"]:
         tok = jwt.encode(good, priv["rsa4096"], algorithm=alg)
         check("4096 " + alg, verify(json.dumps(pub["rsa4096"]), tok),
               "ok mode=rw channels=a,b")
+    for bits in [2049, 2055, 3071]:
+        k = rsa.generate_private_key(65537, bits)
+        j = RSAAlgorithm.to_jwk(k.public_key())
+        for alg in ["PS256", "PS512", "RS256"]:
+            check("%d-bit %s" % (bits, alg),
+                  verify(j, jwt.encode(good, k, algorithm=alg)),
+                  "ok mode=rw channels=a,b")
 
     # A mixed set: oct + RSA + EC, with and without kid.
     keys = [dict(pub["rsa"], kid="r"), dict(pub["p256"], kid="e1"),
