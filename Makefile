@@ -141,7 +141,7 @@ deps: $(PG_LIBS) $(SSL_LIB)
 
 PACKAGES = build-essential musl-tools dpkg-dev file clang libclang-rt-14-dev \
            libpq-dev libbearssl-dev postgresql postgresql-client \
-           python3 python3-websockets python3-jwt curl openssl ca-certificates \
+           python3 python3-websockets python3-jwt python3-cryptography curl openssl ca-certificates \
            valgrind procps util-linux iproute2
 # Wanted but not required: the browser test says so and skips without it.
 OPTIONAL = chromium

@@ -645,9 +645,18 @@ def test_token_attacks():
         for v in ("sec", ["sec", 1], [None], [{"x": 1}], {"0": "sec"}, True, 5):
             st, _ = up(srv, "/sec/" + token({"mode": "r", "channels": v}))
             check(st == 401, "channels claim %r -> 401 (got %s)" % (v, st))
-        for v in (5, None, ["sec"], {"x": 1}):
+        for v in (5, ["sec"], {"x": 1}):
             st, _ = up(srv, "/sec/" + token({"mode": "r", "channel": v}))
             check(st in (401, 403), "channel claim %r refused (got %s)" % (v, st))
+        # null counts as absent (SPEC section 2, as the original); an
+        # explicit empty list grants nothing (beyond: the original fails open).
+        for claims in ({"mode": "r", "channel": None},
+                       {"mode": "r", "channels": None}):
+            st, _ = up(srv, "/sec/" + token(claims))
+            check(st == 101, "%r asks freely (got %s)" % (claims, st))
+        st, body = up(srv, "/sec/" + token({"mode": "r", "channels": []}))
+        check(st == 403 and body == "No allowed channels",
+              "channels [] grants nothing -> 403 (%s %r)" % (st, body))
 
         # size: 100 KB tokens and headers
         big = token({"mode": "r", "channel": "sec", "pad": "p" * 100000})
