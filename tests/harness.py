@@ -304,7 +304,8 @@ def run(module_globals):
              if n.startswith("test_") and callable(f)]
     only = sys.argv[1:]
     for name in only:
-        check(name in dict(tests), "no test named %s in this suite" % name)
+        if name not in dict(tests):
+            check(False, "no test named %s in this suite" % name)
     for name, f in tests:
         if only and name not in only:
             continue

@@ -12,7 +12,7 @@ import time
 
 import websockets
 from harness import (status_of, body_of, Raw, Server, check, notify, psql, run, token,
-                     upgrade_request, SECRET)
+                     upgrade_request, SECRET, URI)
 
 LISTEN = "postgres-websockets-listener"
 
@@ -410,6 +410,60 @@ async def _listener_unsupervised():
 
 def test_listener_unsupervised():
     asyncio.run(_listener_unsupervised())
+
+
+def psql_other_db(sql):
+    """psql on template1: works while the test database refuses connections."""
+    return subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                           URI.rsplit("/", 1)[0] + "/template1", "-c", sql],
+                          capture_output=True, text=True, timeout=30)
+
+
+async def _held_while_listener_down():
+    # Only the listener is cut off: its backend is terminated and the
+    # database refuses new connections, while the pool connection stays up.
+    # Messages sent meanwhile must wait until LISTEN is back; published at
+    # once they would reach no reader of this instance.
+    db = URI.rsplit("/", 1)[1].split("?")[0]
+    # Supervised: without PGWS_CHECK_LISTENER_INTERVAL a lost listener ends pgws.
+    with Server(PGWS_CHECK_LISTENER_INTERVAL=300, PGWS_POOL_SIZE=1) as s:
+        rd = await websockets.connect(s.url + "/h/" + token({"mode": "r", "channel": "h"}))
+        wr = await websockets.connect(s.url + "/h/" + token({"mode": "w", "channel": "h"}))
+        await wr.send("before")
+        check((await recv_json(rd))["payload"] == "before", "delivery before the listener is cut off")
+        pids = listener_pid()
+        check(len(pids) == 1, "found the listener backend (%s)" % pids)
+        try:
+            r = psql_other_db('ALTER DATABASE "%s" ALLOW_CONNECTIONS false' % db)
+            check(r.returncode == 0, "database closed to new connections (%s)" % r.stderr.strip())
+            psql_other_db("SELECT pg_terminate_backend(%s)" % pids[0])
+            end = time.time() + 10
+            while "listener: connection lost" not in s.log() and time.time() < end:
+                await asyncio.sleep(0.1)
+            check("listener: connection lost" in s.log(), "pgws noticed the listener's loss")
+            for i in range(3):
+                await wr.send("held %d" % i)
+            await asyncio.sleep(1.5)
+        finally:
+            r = psql_other_db('ALTER DATABASE "%s" ALLOW_CONNECTIONS true' % db)
+        check(r.returncode == 0, "database open again (%s)" % r.stderr.strip())
+        got = []
+        end = time.time() + 30
+        while len(got) < 3 and time.time() < end:
+            try:
+                got.append((await recv_json(rd, 2))["payload"])
+            except asyncio.TimeoutError:
+                pass
+        check(got == ["held 0", "held 1", "held 2"],
+              "messages sent while the listener was down are delivered, in order, "
+              "once it is back (got %r)" % got)
+        check(wr.open, "the writer was not closed")
+        await rd.close()
+        await wr.close()
+
+
+def test_held_while_listener_down():
+    asyncio.run(_held_while_listener_down())
 
 
 async def _pool_killed():
