@@ -1075,7 +1075,7 @@ def selected(c):
 def run_cases(target):
     # Only pgws's results are pgws's checks; the same table run against
     # python3-websockets calibrates the suite and is counted apart.
-    check = globals()["check"] if target.name == "pgws" else calibrate
+    record = check if target.name == "pgws" else calibrate
     counts = {"ok": 0, "fail": 0, "n/a": 0}
     t0 = time.time()
     batch = None
@@ -1089,7 +1089,7 @@ def run_cases(target):
         ok = ("text", b"after offer") in target.take(conn)
     conn.close()
     counts["ok" if ok else "fail"] += 1
-    check(ok, "12.0 permessage-deflate offer declined, plain echo after it "
+    record(ok, "12.0 permessage-deflate offer declined, plain echo after it "
           "[%s]%s" % (target.name, "" if ok else ": status %s, headers %r" % (
               conn.status, conn.headers)))
     for c in CASES:
@@ -1121,11 +1121,11 @@ def run_cases(target):
                 why = "close %s: %s" % ("/".join(map(str, sorted(
                     exp.codes, key=lambda x: x or 0))), exp.note)
         counts["ok" if ok else "fail"] += 1
-        check(ok, label + (": " + why if why else ""))
+        record(ok, label + (": " + why if why else ""))
     if batch is not None:
         batch.send_close(close_payload(1000))
         batch.wait(lambda: batch.close_rx, 5)
-        check(batch.close_code == 1000 and batch.wait_eof(EOF_WAIT),
+        record(batch.close_code == 1000 and batch.wait_eof(EOF_WAIT),
               "batch connection closed cleanly [%s]" % target.name)
         batch.close()
     print("== %s: %d passed, %d failed, %d n/a (%.1fs)" % (
