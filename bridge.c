@@ -590,10 +590,13 @@ void bridge_timers(struct conn *c)
 
 int bridge_init(char *err, size_t errcap)
 {
-	if (jwt_keys_load(&br.keys, cfg.jwt_secret, cfg.jwt_secret_len,
-	    (int)cfg.jwt_base64, err, errcap) < 0)
+	int kr = jwt_keys_load(&br.keys, cfg.jwt_secret, cfg.jwt_secret_len,
+	    (int)cfg.jwt_base64, err, errcap);
+	if (kr < 0)
 		return -1;
-	br.jwt_work_cap = 2 * (size_t)cfg.max_token + 1024;
+	if (kr > 0)
+		log_msg(L_WARN, "PGWS_JWT_SECRET: %s", err);
+	br.jwt_work_cap = jwt_work_size((size_t)cfg.max_token, br.keys.max_chan);
 	br.jwt_work = malloc(br.jwt_work_cap);
 	br.ping = msg_frame(WS_OP_PING, NULL, 0);
 	if (!br.jwt_work || !br.ping) {

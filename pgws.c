@@ -138,7 +138,10 @@ static int cmd_token(int argc, char **argv)
 	if (jwt_keys_load(&keys, cfg.jwt_secret, cfg.jwt_secret_len,
 	    (int)cfg.jwt_base64, err, sizeof err) < 0)
 		die("PGWS_JWT_SECRET: %s", err);
-	long n = jwt_sign(&keys.key[0], alg, claims, o.len, tok, sizeof tok);
+	const struct jwt_key *hk = jwt_keys_hmac(&keys);
+	if (!hk)
+		die("token: PGWS_JWT_SECRET holds no HMAC key (pgws token signs with HMAC only)");
+	long n = jwt_sign(hk, alg, claims, o.len, tok, sizeof tok);
 	if (n < 0)
 		die("token: too long");
 	printf("%s\n", tok);
