@@ -45,6 +45,7 @@
 #include "db.h"
 #include "http.h"
 #include "json.h"
+#include "pqtls.h"
 #include "tls.h"
 #include "jwt.h"
 #include "ws.h"
@@ -2491,7 +2492,8 @@ int main(int argc, char **argv)
 		.bytes_max = (size_t)cfg.publish_bytes,
 		.batch_max = (size_t)cfg.publish_batch,
 	};
-	if (db_init(&dc, err, sizeof err) < 0) {
+	if (pqtls_check(cfg.db_uri, err, sizeof err) < 0 ||
+	    db_init(&dc, err, sizeof err) < 0) {
 		logf_(L_ERROR, "database: %s", err);
 		return 1;
 	}
