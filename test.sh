@@ -85,6 +85,9 @@ done
 # The portable readiness backend, on the framing and HTTP suite.
 PGWS_EVENT_BACKEND=poll PGWS_BIN=./pgws suite test_protocol-poll $PY tests/test_protocol.py
 [ -x tests/db_test.sh ] && suite db_test tests/db_test.sh
+# TLS to the database: its own clusters (ssl=on, hostssl only; and plain).
+suite db_tls tests/db_tls_test.sh ./pgws
+ASAN_OPTIONS=detect_leaks=1 suite db_tls-asan tests/db_tls_test.sh ./pgws-debug
 suite run_test tests/run_test.sh
 [ -x tests/valgrind.sh ] && suite valgrind tests/valgrind.sh
 if [ -f tests/jwt_cross.py ]; then

@@ -5,8 +5,8 @@
  * HTTP, websockets or the database, only how to load a certificate and key
  * with BearSSL's decoders, how to check a server's certificate for the
  * client, and how to drive a BearSSL engine over a non-blocking socket.
- * pgws.c and client.c see read()/writev()-like calls and an opaque
- * struct; BearSSL's types stay in here.
+ * pgws.c, client.c and pqtls.c (TLS to the database) see read()/writev()-
+ * like calls and an opaque struct; BearSSL's types stay in here.
  *
  * BearSSL never touches a socket.  The engine is a state machine that says,
  * through br_ssl_engine_current_state(), which of four things it can do

@@ -1,6 +1,7 @@
 /*
  * TLS for pgws: BearSSL engines driven over non-blocking sockets, server
- * engines for pgws itself and client engines for "pgws client wss://".
+ * engines for pgws itself, client engines for "pgws client wss://" and for
+ * the database connections (pqtls.c).
  *
  * One certificate chain and private key pair is loaded at start-up and
  * may be replaced on SIGHUP; every connection takes its own reference to

@@ -190,9 +190,13 @@ start() {
 	return 1
 }
 
+# stop: SIGTERM, which must end pgws with status 0 (under ASan: no leak,
+# no error report).
 stop() {
 	kill -TERM $PID 2>/dev/null
 	wait $PID
+	local rc=$?
+	[ $rc = 0 ] || bad "pgws exited $rc after SIGTERM"
 }
 
 # roundtrip: a message sent by a websocket client comes back through
@@ -294,6 +298,7 @@ expect_fail wrong-ca-full "$TLS_IP?sslmode=verify-full&sslrootcert=$P/wrongca.cr
 mkdir -p "$T/home/.postgresql"
 cp "$P/wrongca.crt" "$T/home/.postgresql/root.crt"
 expect_fail require-home-root "$TLS?sslmode=require" 'server certificate not trusted'
+expect_fail prefer-home-root "$TLS" 'server certificate not trusted.*no pg_hba.conf entry.*no encryption'
 cp "$P/ca.crt" "$T/home/.postgresql/root.crt"
 expect_ok require-home-root-good "$TLS?sslmode=verify-full"
 rm -f "$T/home/.postgresql/root.crt"
@@ -431,6 +436,12 @@ if [ "$(id -u)" = 0 ] && file "$BIN" | grep -q 'statically linked'; then
 	stop
 else
 	echo "skip chroot (not root or not a static binary)"
+fi
+
+if grep -lE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T"/*.err >/dev/null 2>&1; then
+	bad "sanitizer reports: $(grep -lE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T"/*.err)"
+else
+	ok "no sanitizer report in any log"
 fi
 
 echo "$PASS passed, $FAIL failed"
