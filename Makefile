@@ -2,7 +2,8 @@
 #
 #   make          static musl binary ./pgws (builds libpq and BearSSL from
 #                 Debian's source packages into deps/ on first use)
-#   make debug    ./pgws-debug: glibc, system libpq/BearSSL, ASan + UBSan
+#   make debug    ./pgws-debug: glibc, ASan + UBSan, system BearSSL and the
+#                 same libpq as ./pgws built for glibc (deps/pg-glibc)
 #   make unit     unit tests (glibc, sanitizers)
 #   make fuzz     libFuzzer targets in build/ (clang)
 #   make setup    installs the build and test dependencies (root)
@@ -152,7 +153,7 @@ $(D)/pg/tls.stamp: $(D)/pg/GNUmakefile
 
 # The same libpq for glibc (the sanitizer build).
 $(PGG)/tls.stamp: $(D)/pg/tls.stamp
-	rm -rf $(PGG) && cp -a $(D)/pg $(PGG)
+	rm -rf $(PGG) && cp -a $(D)/pg $(PGG) && rm -f $(PGG)/tls.stamp
 	$(MAKE) -C $(PGG) distclean >$(D)/pg-glibc.log 2>&1
 	cd $(PGG) && CFLAGS='-O1 -g' ./configure -q \
 	  --without-openssl --without-gssapi --without-ldap --without-readline \

@@ -1256,7 +1256,7 @@ static const br_x509_class verifier_vtable = {
  * signature verifiers those suites and ordinary certificate chains need,
  * so no legacy code of BearSSL is linked into the static binary.
  */
-static void client_engine_init(struct tls *t, const char *proto)
+static void client_engine_init(struct tls *t, int http_alpn)
 {
 	br_ssl_client_context *cc = &t->u.cc;
 	br_ssl_engine_context *eng = &cc->eng;
@@ -1297,8 +1297,9 @@ static void client_engine_init(struct tls *t, const char *proto)
 	    br_ecdsa_vrfy_asn1_get_default());
 	t->v->vtable = &verifier_vtable;
 	br_ssl_engine_set_x509(eng, &t->v->vtable);
-	if (proto)
-		br_ssl_engine_set_protocol_names(eng, &proto, 1);
+	/* BearSSL keeps the pointer: the names must be static. */
+	if (http_alpn)
+		br_ssl_engine_set_protocol_names(eng, alpn, 1);
 	/* A client certificate signs the handshake (TLS 1.2 CertificateVerify). */
 	if (t->pair && t->pair->key_type == BR_KEYTYPE_RSA)
 		br_ssl_client_set_single_rsa(cc, t->pair->chain,
@@ -1321,6 +1322,10 @@ struct tls *tls_client_open(const struct tls_client_opts *o,
 	struct tls *t;
 	const char *name = o->server_name;
 
+	if (!o->cert_file != !o->key_file) {
+		snprintf(err, errcap, "a client certificate needs its key file");
+		return NULL;
+	}
 	if (!(v = calloc(1, sizeof *v))) {
 		snprintf(err, errcap, "out of memory");
 		return NULL;
@@ -1350,7 +1355,7 @@ struct tls *tls_client_open(const struct tls_client_opts *o,
 		tls_free(t);
 		return NULL;
 	}
-	client_engine_init(t, o->alpn);
+	client_engine_init(t, o->http_alpn);
 	seed(t->eng);
 	/*
 	 * No SNI for an address: RFC 6066 section 3 allows host names only,
@@ -1376,7 +1381,7 @@ struct tls *tls_client_new(const char *cafile, const char *server_name,
 {
 	struct tls_client_opts o = {
 		.cafile = cafile, .server_name = server_name,
-		.check_name = 1, .sni = 1, .alpn = alpn[0],
+		.check_name = 1, .sni = 1, .http_alpn = 1,
 	};
 
 	return tls_client_open(&o, err, errcap);

@@ -73,7 +73,8 @@ struct tls *tls_client_new(const char *cafile, const char *server_name,
  * the certificate's names; 0: the caller checks them with tls_peer_cert().
  * sni: server_name goes out as SNI when it is a host name.  cert_file and
  * key_file (both or neither): a client certificate chain and its RSA or
- * EC key, as tls_setup() loads them.  alpn: one protocol name, or NULL.
+ * EC key, as tls_setup() loads them.  http_alpn: offer ALPN "http/1.1"
+ * (the database gets no ALPN, as libpq 15 sends none).
  * Returns NULL with a one-line message in err (errcap bytes).
  */
 struct tls_client_opts {
@@ -81,7 +82,7 @@ struct tls_client_opts {
 	const char *server_name;
 	int check_name, sni;
 	const char *cert_file, *key_file;
-	const char *alpn;
+	int http_alpn;
 };
 struct tls *tls_client_open(const struct tls_client_opts *o,
     char *err, size_t errcap);
