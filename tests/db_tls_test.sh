@@ -406,6 +406,28 @@ if start supervised "$TLS?sslmode=verify-full&$V" PGWS_CHECK_LISTENER_INTERVAL=5
 	else
 		bad "database restart: up=$up enc=$enc: $(tail -3 "$T/supervised.err")"
 	fi
+	# A reconnection that fails verification is logged with its cause and
+	# retried; once the server presents a good certificate again, it works.
+	use_cert wrongname
+	sql "$TLS_PORT" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	    WHERE application_name = 'pgws'" >/dev/null
+	for i in $(seq 100); do
+		grep -q 'reconnection failed: .*does not match host name "localhost"' "$T/supervised.err" && break
+		sleep 0.1
+	done
+	logged=$(grep -c 'reconnection failed: .*does not match host name "localhost"' "$T/supervised.err")
+	use_cert server
+	up=
+	for i in $(seq 150); do
+		if roundtrip recover 2>/dev/null; then up=1; break; fi
+		sleep 0.2
+	done
+	enc=$(encrypted "$TLS_PORT")
+	if [ "$logged" -ge 1 ] && [ -n "$up" ] && [ "$enc" = "$((POOL + 1)) t" ] && kill -0 $PID; then
+		ok "a reconnection with the wrong certificate is logged ($logged lines) and retried until it verifies"
+	else
+		bad "reconnect after bad certificate: logged=$logged up=$up enc=$enc: $(grep -E 'failed' "$T/supervised.err" | tail -2)"
+	fi
 	stop
 	if grep -qiE 'PRIVATE KEY|'"$PW" "$T/supervised.err"; then bad "secrets in the debug log"; else ok "debug log holds no secrets"; fi
 else
