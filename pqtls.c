@@ -11,7 +11,7 @@
  * lists, target_session_attrs and connect_timeout; fe-secure-common.c
  * holds libpq's own host name matching.  So libpq is built with USE_SSL
  * (not USE_OPENSSL) and this file implements that interface with
- * tls.c's BearSSL client engine: about 400 lines, no process or socket of
+ * tls.c's BearSSL client engine: under 600 lines, no process or socket of
  * our own, nothing between libpq and the kernel but one copy through
  * BearSSL's record buffers, and the same code path for PQconnectdb,
  * PQconnectPoll, the listener and the pool.  A relay would have needed a
