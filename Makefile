@@ -2,7 +2,8 @@
 #
 #   make          static musl binary ./pgws (builds libpq and BearSSL from
 #                 Debian's source packages into deps/ on first use)
-#   make debug    ./pgws-debug: glibc, system libpq/BearSSL, ASan + UBSan
+#   make debug    ./pgws-debug: glibc, ASan + UBSan, system BearSSL and the
+#                 same libpq as ./pgws built for glibc (deps/pg-glibc)
 #   make unit     unit tests (glibc, sanitizers)
 #   make fuzz     libFuzzer targets in build/ (clang)
 #   make deps-refresh  re-reads the machine's apt sources and the package
@@ -31,7 +32,8 @@ FUZZ_CC     = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -D_DEFAULT_SOURCE -I.
 
 SRC = pgws.c config.c log.c loop.c conn.c serve.c bridge.c chan.c db.c \
-      tls.c http.c ws.c json.c jwt.c sha1.c base64.c client.c sse.c
+      tls.c http.c ws.c json.c jwt.c sha1.c base64.c client.c sse.c \
+      pqtls.c x509name.c
 HDR = $(filter-out pgws.h,$(SRC:.c=.h))
 
 # Dependencies: Debian source packages, fetched with apt-get through a
@@ -54,7 +56,17 @@ PG_LIBS  = $(D)/pg/src/interfaces/libpq/libpq.a \
            $(D)/pg/src/port/libpgport_shlib.a
 SSL_LIB  = $(D)/bearssl/build/libbearssl.a
 DEP_INC  = -I$(D)/pg/src/interfaces/libpq -I$(D)/pg/src/include \
-           -I$(D)/bearssl/inc
+           -I$(D)/bearssl/inc -DUSE_SSL
+# libpq is built with USE_SSL but without OpenSSL: pqtls.c is its TLS
+# (BearSSL).  The sanitizer build needs the same libpq, built for glibc
+# in a copy of the source tree (pg-glibc): a VPATH build would still read
+# the musl pg_config.h that the configured tree in pg holds.
+PQ_TLS   = with_ssl=bearssl COPT=-DUSE_SSL
+PGG      = $(D)/pg-glibc
+PGG_LIBS = $(PGG)/src/interfaces/libpq/libpq.a \
+           $(PGG)/src/common/libpgcommon_shlib.a \
+           $(PGG)/src/port/libpgport_shlib.a
+PGG_INC  = -I$(PGG)/src/interfaces/libpq -I$(PGG)/src/include -DUSE_SSL
 
 UNIT = $(patsubst tests/%.c,build/%,$(wildcard tests/test_*.c))
 FUZZ = $(patsubst fuzz/%.c,build/%,$(wildcard fuzz/fuzz_*.c))
@@ -65,8 +77,8 @@ pgws: $(SRC) $(HDR) $(PG_LIBS) $(SSL_LIB)
 	$(CC) $(CFLAGS) $(DEP_INC) $(LDFLAGS) -o $@ $(SRC) $(PG_LIBS) $(SSL_LIB)
 
 debug: pgws-debug
-pgws-debug: $(SRC) $(HDR)
-	$(DBG_CC) $(DBG_CFLAGS) -o $@ $(SRC) $(DBG_LIBS)
+pgws-debug: $(SRC) $(HDR) $(PGG)/tls.stamp
+	$(DBG_CC) $(PGG_INC) $(DBG_CFLAGS) -o $@ $(SRC) $(PGG_LIBS) -lbearssl -lm
 
 unit: $(UNIT)
 	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
@@ -156,17 +168,35 @@ $(D)/pg/GNUmakefile: $(D)/pg/configure
 	  --without-systemd --without-lz4 --without-zstd >$(D)/pg-configure.log 2>&1 \
 	  || { tail -20 $(D)/pg-configure.log; exit 1; }
 
-# One grouped rule (GNU make 4.3's &:) for the three archives, so that
-# make -j runs this recipe once, not once per archive.
-$(PG_LIBS) &: $(D)/pg/GNUmakefile
+# The stamp marks a libpq built with pqtls.c's interface (a libpq built
+# before, without it, is cleaned and rebuilt).  One target, so make -j
+# runs this recipe once, not once per archive.
+$(PG_LIBS): $(D)/pg/tls.stamp
+$(D)/pg/tls.stamp: $(D)/pg/GNUmakefile
 	$(MAKE) -C $(D)/pg/src/backend generated-headers >$(D)/pg-build.log 2>&1 \
 	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/port libpgport_shlib.a >>$(D)/pg-build.log 2>&1 \
 	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/common libpgcommon_shlib.a >>$(D)/pg-build.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/interfaces/libpq all-static-lib >>$(D)/pg-build.log 2>&1 \
+	  && $(MAKE) -C $(D)/pg/src/interfaces/libpq clean >>$(D)/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/interfaces/libpq $(PQ_TLS) all-static-lib >>$(D)/pg-build.log 2>&1 \
 	  || { tail -20 $(D)/pg-build.log; exit 1; }
-	@touch $(PG_LIBS)
+	@touch $(PG_LIBS) $@
 
-deps: $(PG_LIBS) $(SSL_LIB)
+# The same libpq for glibc (the sanitizer build).
+$(PGG)/tls.stamp: $(D)/pg/tls.stamp
+	rm -rf $(PGG) && cp -a $(D)/pg $(PGG) && rm -f $(PGG)/tls.stamp
+	$(MAKE) -C $(PGG) distclean >$(D)/pg-glibc.log 2>&1
+	cd $(PGG) && CFLAGS='-O1 -g' ./configure -q \
+	  --without-openssl --without-gssapi --without-ldap --without-readline \
+	  --without-zlib --without-icu --disable-nls --without-libxml \
+	  --without-systemd --without-lz4 --without-zstd >>$(D)/pg-glibc.log 2>&1 \
+	  && $(MAKE) -C $(PGG)/src/backend generated-headers >>$(D)/pg-glibc.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/port libpgport_shlib.a >>$(D)/pg-glibc.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/common libpgcommon_shlib.a >>$(D)/pg-glibc.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/interfaces/libpq $(PQ_TLS) all-static-lib >>$(D)/pg-glibc.log 2>&1 \
+	  || { tail -20 $(D)/pg-glibc.log; exit 1; }
+	@touch $@
+
+deps: $(PG_LIBS) $(SSL_LIB) $(PGG)/tls.stamp
 
 # --- convenience --------------------------------------------------------
 
