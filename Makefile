@@ -137,6 +137,98 @@ $(PG_LIBS): $(D)/pg/GNUmakefile
 
 deps: $(PG_LIBS) $(SSL_LIB)
 
+# --- release: static binaries per architecture ---------------------------
+# `make release` writes dist/pgws-$(VERSION)-linux-ARCH for each of
+# REL_ARCHES, stripped, and dist/SHA256SUMS.  Every binary is linked from
+# the same pgws sources and the same Debian source packages: x86_64 uses
+# the host's deps/ (the build above); each other architecture unpacks the
+# .dsc files the fetch above left in deps/src-pg and deps/src-bearssl into
+# its own deps/ARCH/ and cross-builds them there with Debian's musl
+# cross wrappers (make setup installs them).  The unstripped links stay in
+# build/release/ARCH/pgws for nm (tests/release_test.sh checks them).
+# A rebuild of the host deps from a newer source version re-unpacks and
+# rebuilds every architecture's copy.
+
+REL_ARCHES        = x86_64 aarch64 armv7
+REL_DIST          = $(foreach a,$(REL_ARCHES),dist/pgws-$(VERSION)-linux-$(a))
+# Per architecture: the binutils/configure triplet and the musl compiler.
+REL_TRIPLET_aarch64 = aarch64-linux-gnu
+REL_CC_aarch64      = aarch64-linux-musl-gcc
+REL_TRIPLET_armv7   = arm-linux-gnueabihf
+REL_CC_armv7        = arm-linux-musleabihf-gcc
+# libpq's configure options: the same as $(D)/pg/GNUmakefile's above (keep
+# them in step).
+REL_PG_OPTS = --without-openssl --without-gssapi --without-ldap --without-readline \
+              --without-zlib --without-icu --disable-nls --without-libxml \
+              --without-systemd --without-lz4 --without-zstd
+REL_OPT_CFLAGS = -Os -ffunction-sections -fdata-sections
+
+release: $(REL_DIST)
+	cd dist && sha256sum $(notdir $(REL_DIST)) > SHA256SUMS
+	@cd dist && ls -l $(notdir $(REL_DIST)) SHA256SUMS
+
+dist/pgws-$(VERSION)-linux-x86_64: build/release/x86_64/pgws
+	@mkdir -p dist
+	strip -o $@ $<
+
+build/release/x86_64/pgws: $(SRC) $(HDR) $(PG_LIBS) $(SSL_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEP_INC) -static -Wl,--gc-sections -o $@ $(SRC) $(PG_LIBS) $(SSL_LIB)
+
+# rel_cross ARCH: the deps, the unstripped link and the dist binary of one
+# cross-built architecture.
+define rel_cross
+REL_D_$(1)   = $(D)/$(1)
+REL_PG_$(1)  = $$(REL_D_$(1))/pg/src/interfaces/libpq/libpq.a \
+               $$(REL_D_$(1))/pg/src/common/libpgcommon_shlib.a \
+               $$(REL_D_$(1))/pg/src/port/libpgport_shlib.a
+REL_SSL_$(1) = $$(REL_D_$(1))/bearssl/build/libbearssl.a
+
+$$(REL_D_$(1))/pg/configure: $(D)/pg/configure
+	@command -v $$(REL_CC_$(1)) >/dev/null || { echo "release: no $$(REL_CC_$(1)); run make setup" >&2; exit 1; }
+	rm -rf $$(REL_D_$(1))/pg && mkdir -p $$(REL_D_$(1))
+	dpkg-source -q -x $$$$(ls $(D)/src-pg/*.dsc | head -1) $$(REL_D_$(1))/pg \
+	  >$$(REL_D_$(1))/pg-unpack.log 2>&1 || { cat $$(REL_D_$(1))/pg-unpack.log; exit 1; }
+	@touch $$@
+
+$$(REL_D_$(1))/bearssl/Makefile: $(D)/bearssl/Makefile
+	rm -rf $$(REL_D_$(1))/bearssl && mkdir -p $$(REL_D_$(1))
+	dpkg-source -q -x $$$$(ls $(D)/src-bearssl/*.dsc | head -1) $$(REL_D_$(1))/bearssl \
+	  >$$(REL_D_$(1))/bearssl-unpack.log 2>&1 || { cat $$(REL_D_$(1))/bearssl-unpack.log; exit 1; }
+	@touch $$@
+
+$$(REL_SSL_$(1)): $$(REL_D_$(1))/bearssl/Makefile
+	$(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/bearssl lib CC=$$(REL_CC_$(1)) \
+	  AR=$$(REL_TRIPLET_$(1))-ar CFLAGS='-W -Wall $(REL_OPT_CFLAGS)' \
+	  >$$(REL_D_$(1))/bearssl.log 2>&1 || { tail -20 $$(REL_D_$(1))/bearssl.log; exit 1; }
+
+$$(REL_D_$(1))/pg/GNUmakefile: $$(REL_D_$(1))/pg/configure
+	cd $$(REL_D_$(1))/pg && CC=$$(REL_CC_$(1)) CFLAGS='$(REL_OPT_CFLAGS)' ./configure -q \
+	  --host=$$(REL_TRIPLET_$(1)) $(REL_PG_OPTS) >$$(REL_D_$(1))/pg-configure.log 2>&1 \
+	  || { tail -20 $$(REL_D_$(1))/pg-configure.log; exit 1; }
+
+$$(REL_PG_$(1)) &: $$(REL_D_$(1))/pg/GNUmakefile
+	$(MAKE) -C $$(REL_D_$(1))/pg/src/backend generated-headers >$$(REL_D_$(1))/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/port libpgport_shlib.a >>$$(REL_D_$(1))/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/common libpgcommon_shlib.a >>$$(REL_D_$(1))/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/interfaces/libpq all-static-lib >>$$(REL_D_$(1))/pg-build.log 2>&1 \
+	  || { tail -20 $$(REL_D_$(1))/pg-build.log; exit 1; }
+	@touch $$(REL_PG_$(1))
+
+build/release/$(1)/pgws: $(SRC) $(HDR) $$(REL_PG_$(1)) $$(REL_SSL_$(1))
+	@mkdir -p $$(@D)
+	$$(REL_CC_$(1)) $(CFLAGS) -I$$(REL_D_$(1))/pg/src/interfaces/libpq \
+	  -I$$(REL_D_$(1))/pg/src/include -I$$(REL_D_$(1))/bearssl/inc \
+	  -static -Wl,--gc-sections -o $$@ $(SRC) $$(REL_PG_$(1)) $$(REL_SSL_$(1))
+
+dist/pgws-$(VERSION)-linux-$(1): build/release/$(1)/pgws
+	@mkdir -p dist
+	$$(REL_TRIPLET_$(1))-strip -o $$@ $$<
+endef
+$(foreach a,$(filter-out x86_64,$(REL_ARCHES)),$(eval $(call rel_cross,$(a))))
+
+# --- end of release ------------------------------------------------------
+
 # --- convenience --------------------------------------------------------
 
 PACKAGES = build-essential musl-tools dpkg-dev file clang libclang-rt-14-dev \
@@ -177,9 +269,9 @@ build/loadgen: bench/loadgen.c
 	cc -std=c11 -O2 -Wall -Wextra -Werror -o $@ bench/loadgen.c -lm
 
 clean:
-	rm -rf build pgws pgws-debug
+	rm -rf build pgws pgws-debug dist
 
 distclean: clean
 	rm -rf deps
 
-.PHONY: all debug unit fuzz deps setup run test bench clean distclean
+.PHONY: all debug unit fuzz deps setup run test bench clean distclean release
