@@ -162,6 +162,14 @@ REL_PG_OPTS = --without-openssl --without-gssapi --without-ldap --without-readli
               --without-zlib --without-icu --disable-nls --without-libxml \
               --without-systemd --without-lz4 --without-zstd
 REL_OPT_CFLAGS = -Os -ffunction-sections -fdata-sections
+# What make setup installs for the release and its smoke test: the cross
+# compilers, musl for each target (arch-qualified, so setup adds the
+# architecture to dpkg first) and the user-mode emulators.  musl-dev:arm64
+# provides /usr/bin/aarch64-linux-musl-gcc, musl-dev:armhf
+# /usr/bin/arm-linux-musleabihf-gcc; qemu-user-static provides
+# qemu-aarch64-static and qemu-arm-static.
+REL_PACKAGES = gcc-aarch64-linux-gnu musl-dev:arm64 gcc-arm-linux-gnueabihf musl-dev:armhf \
+               qemu-user-static
 
 release: $(REL_DIST)
 	cd dist && sha256sum $(notdir $(REL_DIST)) > SHA256SUMS
@@ -234,25 +242,29 @@ $(foreach a,$(filter-out x86_64,$(REL_ARCHES)),$(eval $(call rel_cross,$(a))))
 PACKAGES = build-essential musl-tools dpkg-dev file clang libclang-rt-14-dev \
            libpq-dev libbearssl-dev postgresql postgresql-client \
            python3 python3-websockets python3-jwt curl openssl ca-certificates \
-           valgrind procps util-linux iproute2
+           valgrind procps util-linux iproute2 $(REL_PACKAGES)
 # Wanted but not required: the browser test says so and skips without it.
 OPTIONAL = chromium
 
 setup:
-	@missing=$$(dpkg-query -W -f '$${Package} $${Status}\n' $(PACKAGES) 2>/dev/null \
+	@missing=$$(dpkg-query -W -f '$${binary:Package} $${Status}\n' $(PACKAGES) 2>/dev/null \
 	  | awk '$$NF != "installed" {print $$1}'; \
 	  for p in $(PACKAGES); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done); \
 	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
 	opt=$$(for p in $(OPTIONAL); do dpkg-query -W -f '$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -z "$${missing% }" ] && [ -z "$$opt" ]; then echo "setup: all build and test packages are installed"; exit 0; fi; \
 	if [ -z "$${missing% }" ] && [ "$$(id -u)" != 0 ]; then echo "setup: optional, for the browser test: apt-get install $$opt"; exit 0; fi; \
-	cmd="apt-get install -y --no-install-recommends $$missing"; \
-	if [ "$$(id -u)" != 0 ]; then echo "setup: as root, run: apt-get update && $$cmd" >&2; exit 1; fi; \
-	apt-get update -q || exit 1; \
+	cmd="apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends $$missing"; \
+	archs=$$(for a in $$(echo $$missing | tr ' ' '\n' | sed -n 's/.*://p' | sort -u); do \
+	  [ "$$a" = "$$(dpkg --print-architecture)" ] || dpkg --print-foreign-architectures | grep -qx "$$a" || echo $$a; done); \
+	addarch=$$(for a in $$archs; do printf 'dpkg --add-architecture %s && ' $$a; done); \
+	if [ "$$(id -u)" != 0 ]; then echo "setup: as root, run: $${addarch}apt-get update && $$cmd" >&2; exit 1; fi; \
+	for a in $$archs; do echo "setup: dpkg --add-architecture $$a"; dpkg --add-architecture $$a || exit 1; done; \
+	apt-get -o DPkg::Lock::Timeout=600 update -q || exit 1; \
 	if [ -n "$${missing% }" ]; then echo "setup: installing $$missing"; \
 	  DEBIAN_FRONTEND=noninteractive $$cmd || exit 1; fi; \
 	if [ -n "$$opt" ]; then echo "setup: installing optional $$opt"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$opt \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends $$opt \
 	  || echo "setup: $$opt could not be installed; the browser test will be skipped"; fi
 
 run: setup pgws
