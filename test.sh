@@ -87,6 +87,9 @@ PGWS_EVENT_BACKEND=poll PGWS_BIN=./pgws suite test_protocol-poll $PY tests/test_
 [ -x tests/db_test.sh ] && suite db_test tests/db_test.sh
 suite run_test tests/run_test.sh
 [ -x tests/valgrind.sh ] && suite valgrind tests/valgrind.sh
+# Release binaries for x86_64, aarch64 and armv7 (cross-built; the ARM
+# ones run under qemu-user): tests/release_test.sh, a smoke suite.
+suite release_test tests/release_test.sh
 if [ -f tests/jwt_cross.py ]; then
 	cc -std=c11 -D_DEFAULT_SOURCE -I. -o build/jwt_tool tests/jwt_tool.c -lbearssl -lm \
 	    && suite jwt_cross $PY tests/jwt_cross.py build/jwt_tool
