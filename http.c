@@ -5,8 +5,12 @@
  * out of step with the buffer it is given.  It is strict where leniency has
  * let requests be read two ways by two servers (whitespace before ':',
  * folded lines, bare CR), because pgws may well sit behind a proxy.
+ * The same goes for the field readers after it (body framing, the token in
+ * Sec-WebSocket-Protocol or a cookie, origins) and for the escaping that
+ * keeps request text and tokens out of the log in a harmful form.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "http.h"
@@ -54,6 +58,116 @@ take_eol(const unsigned char *b, size_t len, size_t *i)
 		return -1;
 	*i += 2;
 	return 1;
+}
+
+/* Compares the slice s[0..n) with the NUL-terminated lit, ignoring case. */
+static int
+eq_nocase(const char *s, size_t n, const char *lit)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (lit[k] == '\0' || lower((unsigned char)s[k]) !=
+		    lower((unsigned char)lit[k]))
+			return 0;
+	return lit[n] == '\0';
+}
+
+static int
+is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * Steps through the comma-separated list v[0..n): from *i, sets [*s, *e)
+ * to the next element trimmed of SP/HTAB (possibly empty) and moves *i past
+ * its comma.  Returns 0 once the list is used up.  Start with *i = 0; a
+ * list always has at least one (maybe empty) element.
+ */
+static int
+list_next(const char *v, size_t n, size_t *i, size_t *s, size_t *e)
+{
+	size_t c;
+
+	if (*i > n)
+		return 0;
+	for (c = *i; c < n && v[c] != ','; c++)
+		;
+	*s = *i;
+	*e = c;
+	while (*s < *e && is_ows(v[*s]))
+		(*s)++;
+	while (*e > *s && is_ows(v[*e - 1]))
+		(*e)--;
+	*i = c + 1;
+	return 1;
+}
+
+/*
+ * Validates one Content-Length field value: a list of one or more
+ * elements, each 1*DIGIT, all of the same value (RFC 9110 section 8.6
+ * allows a recipient to take "42, 42" as 42).  On success, sets [*d, *d +
+ * *dn) to the value's digits without leading zeros ("0" stays "0"), so
+ * values compare as strings and never overflow anything.  Empty elements
+ * are refused: this field frames the body, so nothing about it is guessed.
+ */
+static int
+cl_digits(const char *v, size_t n, const char **d, size_t *dn)
+{
+	size_t i = 0, s, e, k;
+	const char *first = NULL;
+	size_t fn = 0;
+
+	while (list_next(v, n, &i, &s, &e)) {
+		if (s == e)
+			return -1;
+		for (k = s; k < e; k++)
+			if (v[k] < '0' || v[k] > '9')
+				return -1;
+		while (e - s > 1 && v[s] == '0')
+			s++;
+		if (first && (e - s != fn || memcmp(first, v + s, fn) != 0))
+			return -1;
+		first = v + s;
+		fn = e - s;
+	}
+	*d = first;
+	*dn = fn;
+	return 0;
+}
+
+/*
+ * The checks that need the whole head (RFC 9112): every Content-Length
+ * field valid and all of the same value (section 6.3: otherwise the body's
+ * end is unknown, and "first wins" lets the body be read as a second
+ * request); exactly one Host in an HTTP/1.1 request and at most one in an
+ * HTTP/1.0 one (section 3.2).  Returns 0 or -1 (a 400).
+ */
+static int
+head_check(const struct http_req *r)
+{
+	const char *cl = NULL, *d;
+	size_t k, cln = 0, dn;
+	int hosts = 0;
+
+	for (k = 0; k < r->nhdr; k++) {
+		const struct http_hdr *h = &r->hdr[k];
+
+		if (eq_nocase(h->name, h->name_len, "host"))
+			hosts++;
+		if (!eq_nocase(h->name, h->name_len, "content-length"))
+			continue;
+		if (cl_digits(h->value, h->value_len, &d, &dn) < 0)
+			return -1;
+		if (cl && (dn != cln || memcmp(cl, d, dn) != 0))
+			return -1;
+		cl = d;
+		cln = dn;
+	}
+	if (hosts > 1 || (r->minor == 1 && hosts == 0))
+		return -1;
+	return 0;
 }
 
 int
@@ -175,22 +289,9 @@ http_parse(const char *buf, size_t len, struct http_req *r)
 		r->hdr[r->nhdr].value_len = vend - start;
 		r->nhdr++;
 	}
-	if (i > INT_MAX)
+	if (i > INT_MAX || head_check(r) < 0)
 		return -1;
 	return (int)i;
-}
-
-/* Compares the slice s[0..n) with the NUL-terminated lit, ignoring case. */
-static int
-eq_nocase(const char *s, size_t n, const char *lit)
-{
-	size_t k;
-
-	for (k = 0; k < n; k++)
-		if (lit[k] == '\0' || lower((unsigned char)s[k]) !=
-		    lower((unsigned char)lit[k]))
-			return 0;
-	return lit[n] == '\0';
 }
 
 const struct http_hdr *
@@ -409,10 +510,14 @@ http_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 411: return "Length Required";
 	case 413: return "Payload Too Large";
+	case 417: return "Expectation Failed";
 	case 426: return "Upgrade Required";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	}
 	return "Unknown";
@@ -451,4 +556,606 @@ http_mime(const char *path, size_t n)
 		if (eq_nocase(path + i, n - i, tab[k].ext))
 			return tab[k].type;
 	return "application/octet-stream";
+}
+
+/* --- request bodies (RFC 9112 section 6) ------------------------------ */
+
+int
+http_body_length(const struct http_req *r, size_t max, size_t *len)
+{
+	const char *d = NULL, *nd;
+	size_t k, dn = 0, ndn, v = 0, i, s, e, codings = 0;
+	int have_cl = 0, have_te = 0, chunked_last = 0;
+
+	*len = 0;
+	for (k = 0; k < r->nhdr; k++) {
+		const struct http_hdr *h = &r->hdr[k];
+
+		if (eq_nocase(h->name, h->name_len, "content-length")) {
+			/* http_parse checked this already; r may come from elsewhere. */
+			if (cl_digits(h->value, h->value_len, &nd, &ndn) < 0 ||
+			    (have_cl && (ndn != dn || memcmp(nd, d, dn) != 0)))
+				return 400;
+			d = nd;
+			dn = ndn;
+			have_cl = 1;
+		} else if (eq_nocase(h->name, h->name_len, "transfer-encoding")) {
+			have_te = 1;
+			i = 0;
+			while (list_next(h->value, h->value_len, &i, &s, &e)) {
+				if (s == e)
+					continue;
+				codings++;
+				chunked_last = eq_nocase(h->value + s, e - s,
+				    "chunked");
+			}
+		}
+	}
+	if (have_te) {
+		/*
+		 * RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 means the
+		 * framing is faulty; section 6.3: with Content-Length too, it is
+		 * a smuggling attempt as often as not, and a server may refuse.
+		 */
+		if (r->minor == 0 || have_cl || codings == 0)
+			return 400;
+		/*
+		 * Chunked bodies are refused with 411 rather than decoded: a
+		 * message is bounded and small, every client pgws documents
+		 * (curl -d, fetch() with a string or Blob) sends Content-Length,
+		 * and 411 tells a client exactly what to send instead.  This
+		 * departs from RFC 9112 section 7.1, which wants every
+		 * HTTP/1.1 recipient to parse chunked.  Any other coding is one
+		 * this server does not know: 501 (RFC 9112 section 6.1).
+		 */
+		return chunked_last && codings == 1 ? 411 : 501;
+	}
+	if (!have_cl)
+		return 0;
+	/* Digits without leading zeros: stop as soon as the value passes max. */
+	for (k = 0; k < dn; k++) {
+		size_t dig = (size_t)(d[k] - '0');
+
+		if (v > max / 10 || dig > max - v * 10)
+			return 413;
+		v = v * 10 + dig;
+	}
+	*len = v;
+	return 0;
+}
+
+int
+http_expect(const struct http_req *r)
+{
+	size_t k, i, s, e;
+	int cont = 0;
+
+	for (k = 0; k < r->nhdr; k++) {
+		const struct http_hdr *h = &r->hdr[k];
+
+		if (!eq_nocase(h->name, h->name_len, "expect"))
+			continue;
+		i = 0;
+		while (list_next(h->value, h->value_len, &i, &s, &e)) {
+			if (s == e)
+				continue;
+			if (!eq_nocase(h->value + s, e - s, "100-continue"))
+				return 417;
+			cont = 1;
+		}
+	}
+	/* RFC 9110 section 10.1.1: an HTTP/1.0 client cannot take a 100. */
+	return cont && r->minor == 1 ? 100 : 0;
+}
+
+/* --- tokens outside the URL ------------------------------------------ */
+
+static int
+is_b64url(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* Three non-empty base64url parts separated by '.': a JWS in compact form. */
+static int
+jwt_shaped(const char *p, size_t n)
+{
+	size_t k, part = 0, dots = 0;
+
+	for (k = 0; k < n; k++) {
+		if (p[k] == '.') {
+			if (part == 0)
+				return 0;
+			dots++;
+			part = 0;
+		} else if (is_b64url((unsigned char)p[k]))
+			part++;
+		else
+			return 0;
+	}
+	return dots == 2 && part > 0;
+}
+
+int
+http_ws_protocol(const struct http_req *r, const char **tok, size_t *tok_len)
+{
+	const char *t = NULL, *v;
+	size_t k, i, s, e, j, others = 0, tn = 0;
+	int pgws = 0, bad_other = 0;
+
+	*tok = NULL;
+	*tok_len = 0;
+	for (k = 0; k < r->nhdr; k++) {
+		const struct http_hdr *h = &r->hdr[k];
+
+		if (!eq_nocase(h->name, h->name_len, "sec-websocket-protocol"))
+			continue;
+		v = h->value;
+		i = 0;
+		while (list_next(v, h->value_len, &i, &s, &e)) {
+			/* RFC 9110 section 5.6.1: empty elements are ignored. */
+			if (s == e)
+				continue;
+			for (j = s; j < e; j++)
+				if (!is_tchar((unsigned char)v[j]))
+					return -1;
+			if (e - s == 4 && memcmp(v + s, "pgws", 4) == 0) {
+				if (pgws++)
+					return -1;
+				continue;
+			}
+			others++;
+			if (!jwt_shaped(v + s, e - s))
+				bad_other = 1;
+			t = v + s;
+			tn = e - s;
+		}
+	}
+	if (!pgws)
+		return 0;
+	if (others > 1 || bad_other)
+		return -1;
+	if (others == 0)
+		return 1;
+	*tok = t;
+	*tok_len = tn;
+	return 2;
+}
+
+/* cookie-octet of RFC 6265 section 4.1.1. */
+static int
+is_cookie_octet(unsigned char c)
+{
+	return c == 0x21 || (c >= 0x23 && c <= 0x2b) ||
+	    (c >= 0x2d && c <= 0x3a) || (c >= 0x3c && c <= 0x5b) ||
+	    (c >= 0x5d && c <= 0x7e);
+}
+
+/*
+ * Sets [*vs, *ve) to the value of the pair p[s..e) if its name is name,
+ * with surrounding SP/HTAB and one pair of DQUOTEs taken off.  Returns 1
+ * for a match, 0 otherwise.
+ */
+static int
+cookie_pair(const char *p, size_t s, size_t e, const char *name,
+    size_t *vs, size_t *ve)
+{
+	size_t eq, ne, nl = strlen(name);
+
+	for (eq = s; eq < e && p[eq] != '='; eq++)
+		;
+	if (eq == e)
+		return 0;	/* RFC 6265 section 5.2: no '=', ignored */
+	for (ne = eq; ne > s && is_ows(p[ne - 1]); ne--)
+		;
+	if (ne - s != nl || memcmp(p + s, name, nl) != 0)
+		return 0;
+	*vs = eq + 1;
+	*ve = e;
+	while (*vs < *ve && is_ows(p[*vs]))
+		(*vs)++;
+	while (*ve > *vs && is_ows(p[*ve - 1]))
+		(*ve)--;
+	if (*ve - *vs >= 2 && p[*vs] == '"' && p[*ve - 1] == '"') {
+		(*vs)++;
+		(*ve)--;
+	}
+	return 1;
+}
+
+int
+http_cookie(const struct http_req *r, const char *name, const char **val,
+    size_t *val_len)
+{
+	const char *found = NULL, *p;
+	size_t k, i, c, s, e, vs, ve, j, fn = 0;
+
+	*val = NULL;
+	*val_len = 0;
+	if (name[0] == '\0')
+		return 0;
+	for (k = 0; k < r->nhdr; k++) {
+		const struct http_hdr *h = &r->hdr[k];
+
+		if (!eq_nocase(h->name, h->name_len, "cookie"))
+			continue;
+		p = h->value;
+		for (i = 0; i <= h->value_len; i = c + 1) {
+			for (c = i; c < h->value_len && p[c] != ';'; c++)
+				;
+			for (s = i; s < c && is_ows(p[s]); s++)
+				;
+			for (e = c; e > s && is_ows(p[e - 1]); e--)
+				;
+			if (!cookie_pair(p, s, e, name, &vs, &ve))
+				continue;
+			for (j = vs; j < ve; j++)
+				if (!is_cookie_octet((unsigned char)p[j]))
+					return -1;
+			if (vs == ve)
+				continue;	/* an emptied cookie: absent */
+			if (found && (ve - vs != fn ||
+			    memcmp(found, p + vs, fn) != 0))
+				return -1;
+			found = p + vs;
+			fn = ve - vs;
+		}
+	}
+	if (!found)
+		return 0;
+	*val = found;
+	*val_len = fn;
+	return 1;
+}
+
+/* --- origins (RFC 6454) ---------------------------------------------- */
+
+struct origin {
+	const char *scheme, *host;
+	size_t scheme_len, host_len;
+	long port;              /* explicit or the scheme's default; -1: none */
+};
+
+static int
+is_alpha(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static int
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/*
+ * Parses a serialized origin p[0..n), scheme "://" host [":" port] and
+ * nothing else, into o.  Returns NULL, or why it is not one.  Hosts are a
+ * DNS name or IPv4 address (letters, digits, '-', '.', '_') or a bracketed
+ * IPv6 literal; ports are 1-65535 without leading zeros, and the default
+ * port of http (80) and https (443) counts as no port, so both spellings
+ * are one origin.
+ */
+static const char *
+origin_parse(const char *p, size_t n, struct origin *o)
+{
+	size_t i = 0, s;
+
+	if (n == 0 || !is_alpha((unsigned char)p[0]))
+		return "expected scheme://host[:port]";
+	while (i < n && (is_alpha((unsigned char)p[i]) ||
+	    is_digit((unsigned char)p[i]) || p[i] == '+' || p[i] == '-' ||
+	    p[i] == '.'))
+		i++;
+	if (n - i < 3 || memcmp(p + i, "://", 3) != 0)
+		return "expected scheme://host[:port]";
+	o->scheme = p;
+	o->scheme_len = i;
+	i += 3;
+	s = i;
+	if (i < n && p[i] == '[') {
+		for (i++; i < n && (is_digit((unsigned char)p[i]) ||
+		    (lower((unsigned char)p[i]) >= 'a' &&
+		    lower((unsigned char)p[i]) <= 'f') || p[i] == ':' ||
+		    p[i] == '.'); i++)
+			;
+		if (i == n || p[i] != ']' || i == s + 1)
+			return "bad IPv6 literal";
+		i++;
+	} else {
+		while (i < n && (is_alpha((unsigned char)p[i]) ||
+		    is_digit((unsigned char)p[i]) || p[i] == '-' ||
+		    p[i] == '.' || p[i] == '_'))
+			i++;
+		if (i == s)
+			return "no host";
+	}
+	o->host = p + s;
+	o->host_len = i - s;
+	o->port = -1;
+	if (i < n && p[i] == ':') {
+		s = ++i;
+		o->port = 0;
+		while (i < n && is_digit((unsigned char)p[i]) && i - s < 6)
+			o->port = o->port * 10 + (p[i++] - '0');
+		if (i == s || p[s] == '0' || o->port > 65535)
+			return "port must be 1-65535";
+	}
+	if (i < n)
+		return p[i] == '/' ? "an origin has no path, not even a '/'" :
+		    "unexpected character after the host (an origin is "
+		    "scheme://host[:port])";
+	if ((eq_nocase(o->scheme, o->scheme_len, "http") && o->port == 80) ||
+	    (eq_nocase(o->scheme, o->scheme_len, "https") && o->port == 443))
+		o->port = -1;
+	return NULL;
+}
+
+static int
+slice_eq_nocase(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t k;
+
+	if (an != bn)
+		return 0;
+	for (k = 0; k < an; k++)
+		if (lower((unsigned char)a[k]) != lower((unsigned char)b[k]))
+			return 0;
+	return 1;
+}
+
+int
+http_origins_check(const char *list, size_t n, char *err, size_t errcap)
+{
+	size_t i = 0, s, e, count = 0;
+	struct origin o;
+	const char *why;
+	char shown[64];
+
+	if (errcap)
+		err[0] = '\0';
+	while (list_next(list, n, &i, &s, &e)) {
+		if (s == e)
+			continue;
+		count++;
+		if (e - s == 1 && list[s] == '*')
+			why = "'*' is refused: cookie tokens from any site would "
+			    "allow cross-site websocket hijacking; list the origins";
+		else if (slice_eq_nocase(list + s, e - s, "null", 4))
+			why = "'null' is shared by sandboxed and file: pages "
+			    "and cannot be trusted";
+		else
+			why = origin_parse(list + s, e - s, &o);
+		if (why) {
+			http_log_escape(list + s, e - s, shown, sizeof shown);
+			if (errcap)
+				snprintf(err, errcap, "origin %zu \"%s\": %s",
+				    count, shown, why);
+			return -1;
+		}
+	}
+	if (count == 0) {
+		if (errcap)
+			snprintf(err, errcap, "no origin listed");
+		return -1;
+	}
+	return 0;
+}
+
+int
+http_origin_allowed(const char *list, size_t n, const char *origin,
+    size_t on)
+{
+	struct origin a, b;
+	size_t i = 0, s, e;
+
+	if (origin_parse(origin, on, &a))
+		return 0;
+	while (list_next(list, n, &i, &s, &e)) {
+		if (s == e || origin_parse(list + s, e - s, &b))
+			continue;
+		if (slice_eq_nocase(a.scheme, a.scheme_len, b.scheme,
+		    b.scheme_len) && slice_eq_nocase(a.host, a.host_len,
+		    b.host, b.host_len) && a.port == b.port)
+			return 1;
+	}
+	return 0;
+}
+
+/* --- text for the log -------------------------------------------------- */
+
+/* Bytes a log line shows as they are; the rest become \xHH. */
+static int
+log_plain(unsigned char c)
+{
+	return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+}
+
+static const char token_mark[] = "<token>";
+
+/*
+ * The decoded byte of the run character at t[i] (a base64url byte, '.',
+ * or a %XX escape of one), with *adv its length in t, or -1 when t[i]
+ * does not continue a token-like run.
+ */
+static int
+run_char(const char *t, size_t n, size_t i, size_t *adv)
+{
+	unsigned char c = (unsigned char)t[i];
+	int hi, lo;
+
+	*adv = 1;
+	if (c == '%' && n - i >= 3) {
+		hi = hexval((unsigned char)t[i + 1]);
+		lo = hexval((unsigned char)t[i + 2]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		c = (unsigned char)(hi << 4 | lo);
+		*adv = 3;
+	}
+	return is_b64url(c) || c == '.' ? c : -1;
+}
+
+static int
+b64url_val(int c)
+{
+	if (c >= 'A' && c <= 'Z') return c - 'A';
+	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+	if (c >= '0' && c <= '9') return c - '0' + 52;
+	return c == '-' ? 62 : 63;
+}
+
+/* Longest JSON whitespace before '{' looked through, in run characters. */
+#define HTTP_LOG_WS_SPAN 64
+/*
+ * Fewest base64url characters from where '{' is decoded to the next '.':
+ * the smallest JOSE header worth the name, {"alg":""}, takes 14.  Without
+ * it, names like "index.min.js" ("ex" decodes to '{') would be hidden.
+ */
+#define HTTP_LOG_HDR_MIN 12
+
+/*
+ * Whether base64url decoding from t[j] (within a token-like run ending at
+ * end, up to the next '.') gives JSON whitespace and then '{', as the
+ * JOSE header of every JWT does, over at least HTTP_LOG_HDR_MIN
+ * characters.  Looks at most HTTP_LOG_WS_SPAN characters, so checking
+ * every start in a run stays linear.
+ */
+static int
+opens_object(const char *t, size_t end, size_t j)
+{
+	unsigned bits = 0, acc = 0;
+	size_t adv, seen;
+	int c, open = 0;
+
+	for (seen = 0; j < end && seen < HTTP_LOG_WS_SPAN; seen++, j += adv) {
+		c = run_char(t, end, j, &adv);
+		if (c < 0 || c == '.')
+			break;
+		if (open)
+			continue;	/* only counting up to HTTP_LOG_HDR_MIN */
+		acc = (acc << 6 | (unsigned)b64url_val(c)) & 0xfff;
+		bits += 6;
+		if (bits < 8)
+			continue;
+		bits -= 8;
+		c = (int)(acc >> bits) & 0xff;
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+			continue;
+		if (c != '{')
+			return 0;
+		open = 1;
+	}
+	return open && seen >= HTTP_LOG_HDR_MIN;
+}
+
+/*
+ * Length in t of the token-like run at t[i]: a maximal run of run_char()
+ * characters in which, from any character followed by at least two more
+ * dots, base64url decodes to text starting with '{' (opens_object()).
+ * Any start, not only a part's first character, so that a token with
+ * bytes glued before it ("/chat/x<jwt>") is still caught.  Returns 0 when
+ * the run at i is not one; *end is set to where the run ends either way
+ * (i when t[i] starts no run).
+ */
+static size_t
+token_run(const char *t, size_t n, size_t i, size_t *end)
+{
+	size_t j, adv, dots = 0, seen = 0;
+	int c;
+
+	for (j = i; j < n && (c = run_char(t, n, j, &adv)) >= 0; j += adv)
+		dots += c == '.';
+	*end = j;
+	if (dots < 2)
+		return 0;
+	for (j = i; j < *end && dots - seen >= 2; j += adv) {
+		c = run_char(t, *end, j, &adv);
+		if (c == '.')
+			seen++;
+		else if (opens_object(t, *end, j))
+			return *end - i;
+	}
+	return 0;
+}
+
+/*
+ * Escapes s[0..n) into out (see http_log_escape), with every token-like
+ * run replaced by token_mark when redact is set.  The first pass only
+ * measures, so that a result that does not fit can be cut at a whole piece
+ * (a byte, an escape, the mark) and end in "...".
+ */
+static size_t
+log_text(const char *s, size_t n, int redact, char *out, size_t cap)
+{
+	size_t i, end, piece, total = 0, o = 0, room = 0, k;
+	int pass, cut = 0;
+	static const char hex[] = "0123456789abcdef";
+
+	if (cap == 0)
+		return 0;
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			if (total <= cap - 1)
+				room = cap - 1;
+			else if (cap - 1 >= 3)
+				room = cap - 1 - 3, cut = 1;
+			else
+				room = 0, cut = 1;
+		}
+		o = 0;
+		for (i = 0; i < n; ) {
+			end = i;
+			if (redact && token_run(s, n, i, &end)) {
+				piece = sizeof token_mark - 1;
+				if (pass == 1 && o + piece > room)
+					break;
+				if (pass == 1)
+					memcpy(out + o, token_mark, piece);
+				o += piece;
+				i = end;
+				continue;
+			}
+			/* A run that is not a token is shown whole, all plain bytes. */
+			if (end == i)
+				end = i + 1;
+			for (; i < end; i++) {
+				unsigned char c = (unsigned char)s[i];
+
+				piece = log_plain(c) ? 1 : 4;
+				if (pass == 1 && o + piece > room)
+					goto full;
+				if (pass == 1 && piece == 1)
+					out[o] = (char)c;
+				else if (pass == 1) {
+					out[o] = '\\';
+					out[o + 1] = 'x';
+					out[o + 2] = hex[c >> 4];
+					out[o + 3] = hex[c & 15];
+				}
+				o += piece;
+			}
+		}
+full:
+		if (pass == 0)
+			total = o;
+	}
+	if (cut && cap - 1 >= 3)
+		for (k = 0; k < 3; k++)
+			out[o++] = '.';
+	out[o] = '\0';
+	return o;
+}
+
+size_t
+http_log_escape(const char *s, size_t n, char *out, size_t cap)
+{
+	return log_text(s, n, 0, out, cap);
+}
+
+size_t
+http_log_target(const char *t, size_t n, char *out, size_t cap)
+{
+	return log_text(t, n, 1, out, cap);
 }

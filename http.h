@@ -51,6 +51,12 @@ struct http_seg {
  * 0x21-0x7e and 0x80-0xff.  A line starting with SP or HTAB (obsolete line
  * folding) is malformed.
  *
+ * Once the head is complete it is also malformed (RFC 9112 sections 3.2
+ * and 6.3) when an HTTP/1.1 request has no Host field, any request has two,
+ * a Content-Length value is not a list of 1*DIGIT elements all of one
+ * value ("5, 05" is 5), or two Content-Length fields differ.  The caller
+ * answers 400 and closes, as for every -1.
+ *
  * Calling again with a longer prefix of the same input gives the same final
  * answer: a prefix of a valid head always gives -2, and an error may be
  * reported as soon as the bytes that make it are present.  It never reads
@@ -118,5 +124,104 @@ const char *http_reason(int status);
  * "application/octet-stream".
  */
 const char *http_mime(const char *path, size_t n);
+
+/* --- request bodies ---------------------------------------------------- */
+
+/*
+ * How many body bytes follow the head of r, for a server that takes at
+ * most max.  Returns 0 and sets *len (0 when the request has no body), or
+ * the status to answer, after which the connection must be closed because
+ * the body's end is unknown or the body is not read:
+ *   400  Transfer-Encoding in HTTP/1.0, with Content-Length, or empty;
+ *        or an invalid Content-Length (http_parse already refuses those)
+ *   411  Transfer-Encoding: chunked (not decoded; send Content-Length)
+ *   501  any other transfer coding
+ *   413  Content-Length above max (never overflows, whatever the digits)
+ */
+int http_body_length(const struct http_req *r, size_t max, size_t *len);
+
+/*
+ * The Expect fields of r (RFC 9110 section 10.1.1): 0 for none (or
+ * 100-continue in an HTTP/1.0 request, which must be ignored), 100 when the
+ * client waits for "HTTP/1.1 100 Continue" before sending its body, 417
+ * for any other expectation.  Compared case-insensitively; a list and
+ * several fields are allowed.
+ */
+int http_expect(const struct http_req *r);
+
+/* --- tokens outside the URL -------------------------------------------- */
+
+/*
+ * The Sec-WebSocket-Protocol fields of r (every one; comma lists; SP/HTAB
+ * around elements and empty elements ignored).  Returns:
+ *    0  "pgws" is not offered (no field, or only other protocols): choose
+ *       no subprotocol and take no token from here;
+ *    1  "pgws" offered alone;
+ *    2  "pgws" and exactly one other element, which is the token:
+ *       *tok and *tok_len point into r's buffer;
+ *   -1  malformed (a 400): an element that is not a token (RFC 9110
+ *       tchar), "pgws" twice, or "pgws" beside an element that is not
+ *       JWT-shaped or beside two or more other elements.
+ * "pgws" is matched case-sensitively.  JWT-shaped is exactly three
+ * non-empty parts of base64url letters (A-Z a-z 0-9 - _) joined by '.':
+ * no padding, no spaces; the signature is for jwt_verify() to check.
+ */
+int http_ws_protocol(const struct http_req *r, const char **tok,
+    size_t *tok_len);
+
+/*
+ * Finds the cookie called name (NUL-terminated, case-sensitive) in the
+ * Cookie fields of r: pairs split at ';', SP/HTAB trimmed, pairs without
+ * '=' ignored (RFC 6265 section 5.2), one pair of surrounding DQUOTEs
+ * taken off the value.  Returns 1 with *val and *val_len pointing into r's
+ * buffer, 0 when absent or empty, and -1 when its value has a byte that is
+ * not a cookie-octet or when it appears twice with different values (say
+ * a sibling domain's cookie beside ours: never guess which to use).
+ * Other cookies are not looked at beyond finding their names.
+ */
+int http_cookie(const struct http_req *r, const char *name, const char **val,
+    size_t *val_len);
+
+/*
+ * Checks an origin allowlist (PGWS_ALLOWED_ORIGINS) list[0..n): comma-
+ * separated serialized origins scheme://host[:port], SP/HTAB around them
+ * and empty elements ignored.  Returns 0, or -1 with a NUL-terminated
+ * message in err[0..errcap) naming the entry and what is wrong.  "*" and
+ * "null" are refused, and so is an empty list; a path (even "/"), query,
+ * userinfo or port outside 1-65535 is an error.
+ */
+int http_origins_check(const char *list, size_t n, char *err, size_t errcap);
+
+/*
+ * Returns 1 when origin[0..on) (an Origin field value) is one of the
+ * origins of list[0..n) (checked with http_origins_check() beforehand),
+ * else 0.  Scheme and host compare ASCII-case-insensitively, the port
+ * exactly, the default ports of http (80) and https (443) equal to none.
+ * "null" and anything that is not a single serialized origin match nothing.
+ */
+int http_origin_allowed(const char *list, size_t n, const char *origin,
+    size_t on);
+
+/* --- text for the log --------------------------------------------------- */
+
+/*
+ * Writes s[0..n) NUL-terminated into out[0..cap), every byte outside
+ * 0x20-0x7e and every '"' and '\' as \xHH (so control characters, newlines,
+ * terminal escapes and non-ASCII bytes cannot reach the log raw).  When
+ * the result does not fit, it is cut after a whole byte or escape and ends
+ * in "...".  Returns the length written; cap 0 writes nothing.
+ */
+size_t http_log_escape(const char *s, size_t n, char *out, size_t cap);
+
+/*
+ * Like http_log_escape(), with every token-like run of the request-target
+ * t[0..n) first replaced by "<token>": a maximal run of base64url bytes,
+ * '.' and %XX escapes of those, in which base64url decoding from some
+ * character with at least two dots after it gives text starting (after
+ * JSON whitespace) with '{', as a JWT's header does.  Covers
+ * /<channel>/<jwt>, /<jwt>, a trailing '/', queries, and a token with
+ * bytes glued before it; "jquery.min.js" stays as it is.
+ */
+size_t http_log_target(const char *t, size_t n, char *out, size_t cap);
 
 #endif

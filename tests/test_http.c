@@ -5,6 +5,8 @@
  * which must not change the answer.
  */
 #include "unit.h"
+#include <stdint.h>
+
 #include "../http.c"
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -134,28 +136,28 @@ test_valid(void)
 	CHECK_MEM(req.target, req.target_len, "/", 1);
 
 	/* Any tchar makes a method; deciding 405 is the caller's job. */
-	CHECK_EQ_INT(PARSE("M-S.E4rch! * HTTP/1.1\r\n\r\n"), 25);
+	CHECK_EQ_INT(PARSE("M-S.E4rch! * HTTP/1.0\r\n\r\n"), 25);
 	CHECK_SLICE(req.method, req.method_len, "M-S.E4rch!");
 	CHECK_MEM(req.target, req.target_len, "*", 1);
 
 	/* Bare LF is accepted, also mixed with CRLF. */
-	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\nA: 1\n\n"), 21);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.0\nA: 1\n\n"), 21);
 	CHECK(hdr_is(0, "A", "1"));
-	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nA: 1\n\r\n"), 23);
-	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\nA: 1\r\n\n"), 22);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.0\r\nA: 1\n\r\n"), 23);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.0\nA: 1\r\n\n"), 22);
 
 	/* Empty lines before the request line are skipped and consumed. */
-	CHECK_EQ_INT(PARSE("\r\n\nGET / HTTP/1.1\r\n\r\n"), 21);
+	CHECK_EQ_INT(PARSE("\r\n\nGET / HTTP/1.0\r\n\r\n"), 21);
 	CHECK_MEM(req.method, req.method_len, "GET", 3);
 
 	/* Bytes after the head (a body, a pipelined request) are not consumed. */
-	CHECK_EQ_INT(PARSE("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), 19);
+	CHECK_EQ_INT(PARSE("GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.0\r\n\r\n"), 19);
 	CHECK_MEM(req.target, req.target_len, "/a", 2);
-	CHECK_EQ_INT(PARSE("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
+	CHECK_EQ_INT(PARSE("POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc"),
 	    38);
 
 	/* Headers with odd but legal names and values. */
-	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\n!#$%&'*+-.^_`|~09az: :;\"(){}\r\n\r\n"),
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.0\r\n!#$%&'*+-.^_`|~09az: :;\"(){}\r\n\r\n"),
 	    48);
 	CHECK(hdr_is(0, "!#$%&'*+-.^_`|~09az", ":;\"(){}"));
 }
@@ -249,7 +251,7 @@ test_reject(void)
 	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: \x0b\r\n\r\n"), -1);
 
 	/* Exactly HTTP_MAX_HEADERS headers is fine, one more is not. */
-	n = (size_t)snprintf(big, sizeof big, "GET / HTTP/1.1\r\n");
+	n = (size_t)snprintf(big, sizeof big, "GET / HTTP/1.0\r\n");
 	for (i = 0; i < HTTP_MAX_HEADERS; i++)
 		n += (size_t)snprintf(big + n, sizeof big - n, "H%d: %d\r\n", i, i);
 	memcpy(big + n, "\r\n", 2);
@@ -265,23 +267,23 @@ test_header_lookup(void)
 {
 	const struct http_hdr *h;
 
-	CHECK(PARSE("GET / HTTP/1.1\r\n"
-	    "host: a\r\n"
+	CHECK(PARSE("GET / HTTP/1.0\r\n"
+	    "x-dup: a\r\n"
 	    "CONNECTION: keep-alive, Upgrade\r\n"
 	    "Upgrade: WebSocket\r\n"
-	    "Host: b\r\n"
+	    "X-Dup: b\r\n"
 	    "Connection: foo\r\n"
 	    "connection:  ,, upgrade2 ,\tclose\t\r\n"
 	    "X-List: a,b\r\n"
 	    "\r\n") > 0);
 
-	h = http_header(&req, "Host");
+	h = http_header(&req, "X-Dup");
 	CHECK(h != NULL && h == &req.hdr[0]);
-	CHECK(http_header(&req, "HOST") == &req.hdr[0]);
+	CHECK(http_header(&req, "X-DUP") == &req.hdr[0]);
 	CHECK(http_header(&req, "upgrade") == &req.hdr[2]);
 	CHECK(http_header(&req, "connection") == &req.hdr[1]);
-	CHECK(http_header(&req, "Hos") == NULL);
-	CHECK(http_header(&req, "Hostx") == NULL);
+	CHECK(http_header(&req, "X-Du") == NULL);
+	CHECK(http_header(&req, "X-Dupx") == NULL);
 	CHECK(http_header(&req, "") == NULL);
 	CHECK(http_header(&req, "X-Missing") == NULL);
 
@@ -302,12 +304,12 @@ test_header_lookup(void)
 	CHECK_EQ_INT(http_header_has_token(&req, "X-Missing", "a"), 0);
 
 	/* "upgrade2" alone must not count as "upgrade". */
-	CHECK(PARSE("GET / HTTP/1.1\r\nConnection: upgrade2\r\n"
+	CHECK(PARSE("GET / HTTP/1.0\r\nConnection: upgrade2\r\n"
 	    "Connection: xupgrade, upgradex\r\n\r\n") > 0);
 	CHECK_EQ_INT(http_header_has_token(&req, "Connection", "upgrade"), 0);
 
 	/* Across two Connection headers. */
-	CHECK(PARSE("GET / HTTP/1.1\r\nConnection: keep-alive\r\n"
+	CHECK(PARSE("GET / HTTP/1.0\r\nConnection: keep-alive\r\n"
 	    "Connection: Upgrade\r\n\r\n") > 0);
 	CHECK_EQ_INT(http_header_has_token(&req, "Connection", "upgrade"), 1);
 }
@@ -506,6 +508,446 @@ test_target_split(void)
 #undef SPLIT
 }
 
+/* Issue 15 item 8: Content-Length and Host rules of RFC 9112. */
+static void
+test_framing_fields(void)
+{
+	/* HTTP/1.1 needs exactly one Host; HTTP/1.0 at most one. */
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nX: 1\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 27);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nhOST:\r\n\r\n"), 25);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.0\r\n\r\n"), 18);
+	CHECK_EQ_INT(PARSE("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), -1);
+	/* A missing Host is only known at the end: -2 until then. */
+	CHECK_EQ_INT(http_parse(S("GET / HTTP/1.1\r\nX: 1\r\n"), &req), -2);
+
+#define H11 "POST / HTTP/1.1\r\nHost: h\r\n"
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 5\r\n\r\n"), 47);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+	    66);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 5, 5,5\r\n\r\n"), 52);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 5\r\ncontent-length: 05\r\n\r\n"),
+	    67);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 0\r\nContent-Length: 000\r\n\r\n"),
+	    68);
+	/* Different values: the body's end would be a guess. */
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 5\r\nContent-Length: 6\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 6\r\nContent-Length: 5\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 5, 6\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 5\r\nContent-Length: 5, 50\r\n\r\n"),
+	    -1);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 99999999999999999999999\r\n"
+	    "Content-Length: 99999999999999999999998\r\n\r\n"), -1);
+	/* Not a number. */
+	CHECK_EQ_INT(PARSE(H11 "Content-Length:\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: -5\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: +5\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 5 5\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 0x5\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 5,\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: ,5\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: 5.0\r\n\r\n"), -1);
+	CHECK_EQ_INT(PARSE(H11 "Content-Length: \xd9\xa5\r\n\r\n"), -1);
+}
+
+/* Parses the literal head, which must be valid, then asks for its body. */
+static int
+body(const char *s, size_t n, size_t max, size_t *len)
+{
+	if (parse(s, n) <= 0)
+		return -100;
+	return http_body_length(&req, max, len);
+}
+#define BODY(lit, max) body(S(lit), max, &len)
+
+static void
+test_body_length(void)
+{
+	size_t len = 99;
+
+	CHECK_EQ_INT(BODY(H11 "\r\n", 10), 0);
+	CHECK_EQ_INT(len, 0);
+	CHECK_EQ_INT(BODY(H11 "Content-Length: 10\r\n\r\n", 10), 0);
+	CHECK_EQ_INT(len, 10);
+	CHECK_EQ_INT(BODY(H11 "Content-Length: 0010\r\n\r\n", 10), 0);
+	CHECK_EQ_INT(len, 10);
+	/* The boundary: max is allowed, one more is 413. */
+	CHECK_EQ_INT(BODY(H11 "Content-Length: 11\r\n\r\n", 10), 413);
+	CHECK_EQ_INT(len, 0);
+	CHECK_EQ_INT(BODY(H11 "Content-Length: 0\r\n\r\n", 0), 0);
+	CHECK_EQ_INT(BODY(H11 "Content-Length: 1\r\n\r\n", 0), 413);
+	/* Far past any size_t: 413, not a wrapped small number. */
+	CHECK_EQ_INT(BODY(H11 "Content-Length: 18446744073709551616\r\n\r\n",
+	    SIZE_MAX), 413);
+	CHECK_EQ_INT(BODY(H11 "Content-Length: 18446744073709551615\r\n\r\n",
+	    SIZE_MAX), 0);
+	CHECK(len == SIZE_MAX);
+	CHECK_EQ_INT(BODY(H11 "Content-Length: 18446744073709551615\r\n\r\n",
+	    SIZE_MAX - 1), 413);
+	CHECK_EQ_INT(BODY(H11 "Content-Length: 1844674407370955161\r\n\r\n",
+	    SIZE_MAX), 0);
+	CHECK(len == SIZE_MAX / 10);
+	CHECK_EQ_INT(BODY(H11 "Content-Length: 000000000000000000000000001\r\n"
+	    "\r\n", 1), 0);
+	CHECK_EQ_INT(len, 1);
+
+	/* Transfer-Encoding. */
+	CHECK_EQ_INT(BODY(H11 "Transfer-Encoding: chunked\r\n\r\n", 10), 411);
+	CHECK_EQ_INT(BODY(H11 "Transfer-Encoding: Chunked \r\n\r\n", 10), 411);
+	CHECK_EQ_INT(BODY(H11 "Transfer-Encoding: gzip, chunked\r\n\r\n", 10),
+	    501);
+	CHECK_EQ_INT(BODY(H11 "Transfer-Encoding: gzip\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", 10), 501);
+	CHECK_EQ_INT(BODY(H11 "Transfer-Encoding: identity\r\n\r\n", 10), 501);
+	CHECK_EQ_INT(BODY(H11 "Transfer-Encoding: chunked\r\n"
+	    "Content-Length: 3\r\n\r\n", 10), 400);
+	CHECK_EQ_INT(BODY(H11 "Transfer-Encoding:\r\n\r\n", 10), 400);
+	CHECK_EQ_INT(BODY(H11 "Transfer-Encoding: ,\r\n\r\n", 10), 400);
+	CHECK_EQ_INT(BODY("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+	    10), 400);
+
+	/* A request built elsewhere is not trusted either. */
+	CHECK(PARSE(H11 "Content-Length: 3\r\nX: 4\r\n\r\n") > 0);
+	req.hdr[2].name = "Content-Length";
+	req.hdr[2].name_len = 14;
+	CHECK_EQ_INT(http_body_length(&req, 10, &len), 400);
+	req.hdr[2].value = "3";
+	CHECK_EQ_INT(http_body_length(&req, 10, &len), 0);
+	CHECK_EQ_INT(len, 3);
+	req.hdr[2].value = "x";
+	CHECK_EQ_INT(http_body_length(&req, 10, &len), 400);
+}
+
+static void
+test_expect(void)
+{
+	CHECK(PARSE(H11 "\r\n") > 0);
+	CHECK_EQ_INT(http_expect(&req), 0);
+	CHECK(PARSE(H11 "Expect: 100-continue\r\n\r\n") > 0);
+	CHECK_EQ_INT(http_expect(&req), 100);
+	CHECK(PARSE(H11 "Expect: 100-Continue \r\n\r\n") > 0);
+	CHECK_EQ_INT(http_expect(&req), 100);
+	CHECK(PARSE(H11 "Expect: , 100-continue,\r\n\r\n") > 0);
+	CHECK_EQ_INT(http_expect(&req), 100);
+	CHECK(PARSE(H11 "Expect:\r\n\r\n") > 0);
+	CHECK_EQ_INT(http_expect(&req), 0);
+	CHECK(PARSE(H11 "Expect: 100-continue, foo\r\n\r\n") > 0);
+	CHECK_EQ_INT(http_expect(&req), 417);
+	CHECK(PARSE(H11 "Expect: 100-continue\r\nExpect: 200-ok\r\n\r\n") > 0);
+	CHECK_EQ_INT(http_expect(&req), 417);
+	CHECK(PARSE(H11 "Expect: 100-continuex\r\n\r\n") > 0);
+	CHECK_EQ_INT(http_expect(&req), 417);
+	CHECK(PARSE(H11 "Expect: 100\r\n\r\n") > 0);
+	CHECK_EQ_INT(http_expect(&req), 417);
+	/* HTTP/1.0: the expectation is ignored (RFC 9110 section 10.1.1). */
+	CHECK(PARSE("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n") > 0);
+	CHECK_EQ_INT(http_expect(&req), 0);
+}
+
+#define JWT "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2ln-_0"
+#define GET11 "GET /chat HTTP/1.1\r\nHost: h\r\n"
+
+/* Parses the head and returns http_ws_protocol() for it. */
+static int
+wsp(const char *s, size_t n, const char **tok, size_t *tn)
+{
+	if (parse(s, n) <= 0)
+		return -100;
+	return http_ws_protocol(&req, tok, tn);
+}
+#define WSP(lit) wsp(S(lit), &tok, &tn)
+
+static void
+test_ws_protocol(void)
+{
+	const char *tok;
+	size_t tn;
+
+	CHECK_EQ_INT(WSP(GET11 "\r\n"), 0);
+	CHECK(tok == NULL && tn == 0);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: chat, superchat\r\n\r\n"), 0);
+	CHECK(tok == NULL);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws\r\n\r\n"), 1);
+	CHECK(tok == NULL);
+	/* What a browser sends for new WebSocket(url, ["pgws", token]). */
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, " JWT "\r\n\r\n"), 2);
+	CHECK_SLICE(tok, tn, JWT);
+	/* The token first, no spaces, empty elements, several fields. */
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: " JWT ",pgws\r\n\r\n"), 2);
+	CHECK_SLICE(tok, tn, JWT);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: ,\t" JWT " ,, \r\n"
+	    "sec-websocket-protocol: pgws\r\n\r\n"), 2);
+	CHECK_SLICE(tok, tn, JWT);
+	/* The token slice points into the request, not a copy. */
+	CHECK(tok > req.hdr[1].value && tok < req.hdr[1].value + req.hdr[1].value_len);
+
+	/* Case matters for "pgws"; "PGWS" is just another protocol. */
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: PGWS\r\n\r\n"), 0);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: PGWS, " JWT "\r\n\r\n"), 0);
+	/* Refused: duplicates, two candidates, a non-JWT beside pgws. */
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, pgws\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws\r\n"
+	    "Sec-WebSocket-Protocol: pgws\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, " JWT ", " JWT
+	    "\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, chat\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, a.b\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, a.b.c.d\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, a..c\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, .b.c\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, a.b.\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, a.b.c=\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, a.b+.c\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, a.b.c~\r\n\r\n"), -1);
+	/* Not tokens at all: refused whether or not pgws is there. */
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws, a b.c.d\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: pgws; x\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: \"pgws\"\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: ch\xc3\xa9t\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: a/b\r\n\r\n"), -1);
+	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: ,\r\n\r\n"), 0);
+}
+
+/* Parses the head and returns http_cookie(name) for it. */
+static int
+cookie(const char *s, size_t n, const char *name, const char **v, size_t *vn)
+{
+	if (parse(s, n) <= 0)
+		return -100;
+	return http_cookie(&req, name, v, vn);
+}
+#define COOKIE(lit, name) cookie(S(lit), name, &v, &vn)
+
+static void
+test_cookie(void)
+{
+	const char *v;
+	size_t vn;
+
+	CHECK_EQ_INT(COOKIE(GET11 "\r\n", "pgws_token"), 0);
+	CHECK(v == NULL && vn == 0);
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: pgws_token=" JWT "\r\n\r\n",
+	    "pgws_token"), 1);
+	CHECK_SLICE(v, vn, JWT);
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: a=1; pgws_token=abc; b=2\r\n\r\n",
+	    "pgws_token"), 1);
+	CHECK_SLICE(v, vn, "abc");
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: a=1;pgws_token = \"abc\" ;b\r\n\r\n",
+	    "pgws_token"), 1);
+	CHECK_SLICE(v, vn, "abc");
+	/* Over several Cookie fields; the same value twice is fine. */
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: a=1\r\nCookie: pgws_token=x; "
+	    "pgws_token=x\r\n\r\n", "pgws_token"), 1);
+	CHECK_SLICE(v, vn, "x");
+	/* Names are case-sensitive and whole. */
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: PGWS_TOKEN=x; pgws_tokenx=y; "
+	    "xpgws_token=z\r\n\r\n", "pgws_token"), 0);
+	/* A value with '=' in it: only the first '=' splits. */
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: pgws_token=a=b\r\n\r\n", "pgws_token"), 1);
+	CHECK_SLICE(v, vn, "a=b");
+	/* Empty (a logout): absent, and the other copy wins. */
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: pgws_token=\r\n\r\n", "pgws_token"), 0);
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: pgws_token=\"\"\r\n\r\n", "pgws_token"), 0);
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: pgws_token=; pgws_token=q\r\n\r\n",
+	    "pgws_token"), 1);
+	CHECK_SLICE(v, vn, "q");
+	/* Two different values: refused, never a guess. */
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: pgws_token=a; pgws_token=b\r\n\r\n",
+	    "pgws_token"), -1);
+	CHECK(v == NULL);
+	/* Bytes that are not cookie-octets in our value. */
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: pgws_token=a b\r\n\r\n", "pgws_token"), -1);
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: pgws_token=a,b\r\n\r\n", "pgws_token"), -1);
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: pgws_token=\"a\r\n\r\n", "pgws_token"), -1);
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: pgws_token=a\\b\r\n\r\n", "pgws_token"), -1);
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: pgws_token=\xc3\xa9\r\n\r\n", "pgws_token"), -1);
+	/* ... but other cookies may be as sloppy as they like. */
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: x=a b,\"\\\xff; pgws_token=t\r\n\r\n",
+	    "pgws_token"), 1);
+	CHECK_SLICE(v, vn, "t");
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: ;;; ; pgws_token=t;\r\n\r\n",
+	    "pgws_token"), 1);
+	CHECK_SLICE(v, vn, "t");
+	CHECK_EQ_INT(COOKIE(GET11 "Cookie: =x\r\n\r\n", ""), 0);
+}
+
+static void
+test_origins(void)
+{
+	char err[256];
+#define OK_LIST(lit) do { \
+	CHECK_EQ_INT(http_origins_check(S(lit), err, sizeof err), 0); \
+	CHECK_EQ_INT(err[0], '\0'); \
+} while (0)
+#define BAD_LIST(lit, msg) do { \
+	CHECK_EQ_INT(http_origins_check(S(lit), err, sizeof err), -1); \
+	if (!strstr(err, msg)) { unit_fail++; \
+		fprintf(stderr, "%s:%d: error \"%s\"\n", __FILE__, __LINE__, err); \
+	} else unit_pass++; \
+} while (0)
+#define ALLOWED(list, origin) http_origin_allowed(S(list), S(origin))
+
+	OK_LIST("https://app.example.com");
+	OK_LIST("https://app.example.com, http://localhost:8080 ,http://[::1]:3000");
+	OK_LIST(",https://a.example,,");
+	OK_LIST("HTTPS://A.EXAMPLE:8443");
+	OK_LIST("http://127.0.0.1");
+	OK_LIST("chrome-extension://abcdefghijklmnop");
+	BAD_LIST("", "no origin listed");
+	BAD_LIST(" , ,", "no origin listed");
+	BAD_LIST("*", "'*' is refused");
+	BAD_LIST("https://a.example, *", "origin 2 \"*\"");
+	BAD_LIST("null", "'null'");
+	BAD_LIST("https://a.example/", "no path");
+	BAD_LIST("https://a.example/app", "no path");
+	BAD_LIST("a.example", "expected scheme://host[:port]");
+	BAD_LIST("https//a.example", "expected scheme://host[:port]");
+	BAD_LIST("://a.example", "expected scheme://host[:port]");
+	BAD_LIST("1http://a.example", "expected scheme://host[:port]");
+	BAD_LIST("https://", "no host");
+	BAD_LIST("https://:443", "no host");
+	BAD_LIST("https://a.example:", "port must be 1-65535");
+	BAD_LIST("https://a.example:0", "port must be 1-65535");
+	BAD_LIST("https://a.example:65536", "port must be 1-65535");
+	BAD_LIST("https://a.example:0443", "port must be 1-65535");
+	BAD_LIST("https://a.example:4430000000000000000000", "port must be 1-65535");
+	BAD_LIST("https://user@a.example", "unexpected character");
+	BAD_LIST("https://a.example?x", "unexpected character");
+	BAD_LIST("https://a b.example", "unexpected character");
+	BAD_LIST("https://[::1", "bad IPv6 literal");
+	BAD_LIST("https://[]", "bad IPv6 literal");
+	BAD_LIST("https://[::g]", "bad IPv6 literal");
+	/* The entry is shown escaped in the message. */
+	BAD_LIST("https://a\x1b[31m", "origin 1 \"https://a\\x1b[31m\"");
+	OK_LIST("https://a.example:65535");
+	/* A small err buffer is cut, still NUL-terminated; none is fine too. */
+	CHECK_EQ_INT(http_origins_check(S("*"), err, 5), -1);
+	CHECK_EQ_INT(strlen(err), 4);
+	CHECK_EQ_INT(http_origins_check(S("*"), NULL, 0), -1);
+
+	CHECK_EQ_INT(ALLOWED("https://app.example.com", "https://app.example.com"), 1);
+	CHECK_EQ_INT(ALLOWED("https://app.example.com", "HTTPS://App.Example.COM"), 1);
+	CHECK_EQ_INT(ALLOWED("https://a.x, http://b.x:8080", "http://b.x:8080"), 1);
+	CHECK_EQ_INT(ALLOWED("https://a.x, http://b.x:8080", "http://b.x"), 0);
+	CHECK_EQ_INT(ALLOWED("https://a.x, http://b.x:8080", "http://b.x:80"), 0);
+	CHECK_EQ_INT(ALLOWED("https://a.x, http://b.x:8080", "https://b.x:8080"), 0);
+	/* Default ports are the same origin either way. */
+	CHECK_EQ_INT(ALLOWED("https://a.x:443", "https://a.x"), 1);
+	CHECK_EQ_INT(ALLOWED("https://a.x", "https://a.x:443"), 1);
+	CHECK_EQ_INT(ALLOWED("http://a.x", "http://a.x:80"), 1);
+	CHECK_EQ_INT(ALLOWED("http://a.x", "https://a.x"), 0);
+	CHECK_EQ_INT(ALLOWED("https://a.x", "http://a.x:443"), 0);
+	/* Look-alikes. */
+	CHECK_EQ_INT(ALLOWED("https://a.x", "https://a.x.evil"), 0);
+	CHECK_EQ_INT(ALLOWED("https://a.x", "https://evil.a.x"), 0);
+	CHECK_EQ_INT(ALLOWED("https://a.x", "https://a.x/"), 0);
+	CHECK_EQ_INT(ALLOWED("https://a.x", "https://a.x."), 0);
+	CHECK_EQ_INT(ALLOWED("https://a.x", "https://a.x https://b.x"), 0);
+	CHECK_EQ_INT(ALLOWED("https://a.x", "https://a.x, https://b.x"), 0);
+	CHECK_EQ_INT(ALLOWED("https://a.x", "null"), 0);
+	CHECK_EQ_INT(ALLOWED("https://a.x", ""), 0);
+	CHECK_EQ_INT(ALLOWED("https://a.x", "https://a.x:"), 0);
+	CHECK_EQ_INT(ALLOWED("http://[::1]:3000", "http://[::1]:3000"), 1);
+	CHECK_EQ_INT(ALLOWED("http://[::1]:3000", "http://[::1]"), 0);
+	/* The Origin header is read with guards on both sides. */
+	{
+		const char *g = (const char *)unit_guard(S("https://a.x:44"), 0);
+		CHECK_EQ_INT(http_origin_allowed(S("https://a.x:44"), g, 14), 1);
+		g = (const char *)unit_guard(S("https://a.x:4"), 0);
+		CHECK_EQ_INT(http_origin_allowed(S("https://a.x:44"), g, 13), 0);
+	}
+#undef OK_LIST
+#undef BAD_LIST
+#undef ALLOWED
+}
+
+/* Escapes lit with cap bytes of room, the input guarded; compares. */
+static void
+log_is(int redact, const char *s, size_t n, size_t cap, const char *want,
+    int line)
+{
+	char out[512];
+	const char *g = (const char *)unit_guard(s, n, 0);
+	size_t r;
+
+	memset(out, 'Z', sizeof out);
+	r = redact ? http_log_target(g, n, out, cap) :
+	    http_log_escape(g, n, out, cap);
+	if (r != strlen(want) || strcmp(out, want) != 0 || out[cap] != 'Z') {
+		unit_fail++;
+		fprintf(stderr, "%s:%d: got %zu \"%.*s\", expected \"%s\"\n",
+		    __FILE__, line, r, (int)(r < sizeof out ? r : 0), out, want);
+	} else
+		unit_pass++;
+}
+#define LOGT(lit, want) log_is(1, S(lit), 200, want, __LINE__)
+#define LOGE(lit, want) log_is(0, S(lit), 200, want, __LINE__)
+
+static void
+test_log(void)
+{
+	char out[8];
+
+	/* Every path form of issue 15 item 5. */
+	LOGT("/chat/" JWT, "/chat/<token>");
+	LOGT("/" JWT, "/<token>");
+	LOGT("/other/" JWT "/", "/other/<token>/");
+	LOGT("/chat/" JWT "?a=/b/c", "/chat/<token>?a=/b/c");
+	LOGT("/chat?token=" JWT "&x=1", "/chat?token=<token>&x=1");
+	LOGT("/chat/x?q=/" JWT, "/chat/x?q=/<token>");
+	LOGT("/a/" JWT "/b/" JWT, "/a/<token>/b/<token>");
+	/* Percent-escaped token bytes still make a token. */
+	LOGT("/c/eyJhbGciOiJIUzI1NiJ9%2EeyJleHAiOjF9.c2ln",
+	    "/c/<token>");
+	LOGT("/c/%65yJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2ln", "/c/<token>");
+	/* JSON whitespace before '{' ("\n{" and " {" in base64url). */
+	LOGT("/c/CnsiYWxnIjoiIn0.e30.sig", "/c/<token>");
+	LOGT("/c/IHsiYWxnIjoiIn0.e30.sig", "/c/<token>");
+	/* A JWE (five parts), an empty signature, junk before it. */
+	LOGT("/c/eyJhbGciOiIifQ.a.b.c.d", "/c/<token>");
+	LOGT("/c/eyJhbGciOiIifQ.e30.", "/c/<token>");
+	LOGT("/c/abc.eyJhbGciOiIifQ.e30.x", "/c/<token>");
+	LOGT("/c/q" JWT, "/c/<token>");
+	LOGT("/c/xy" JWT "/", "/c/<token>/");
+	/* '{' found only with two dots after it: "x.eyJ.a" is two parts. */
+	LOGT("/c/x.eyJhbGciOiIifQ.e30", "/c/x.eyJhbGciOiIifQ.e30");
+	/* Not tokens: file names, versions, two parts, no '{', too short. */
+	LOGT("/js/jquery.min.js", "/js/jquery.min.js");
+	LOGT("/assets/index.min.js", "/assets/index.min.js");
+	LOGT("/example.min.js", "/example.min.js");
+	LOGT("/bootstrap.bundle.min.js?v=1.2.3", "/bootstrap.bundle.min.js?v=1.2.3");
+	LOGT("/c/eyJhbGciOiIifQ.e30", "/c/eyJhbGciOiIifQ.e30");
+	LOGT("/c/eyJhIjoxfQ.e30.sig", "/c/eyJhIjoxfQ.e30.sig");
+	LOGT("/c/eyJhbGciOiIifQ.e30.sig.eyJhIjoxfQ", "/c/<token>");
+	LOGT("/", "/");
+	LOGT("", "");
+	/* Escaping: controls, quotes, backslashes, non-ASCII, ESC. */
+	LOGE("a\"b\\c", "a\\x22b\\x5cc");
+	LOGE("x\r\ny\t\x1b[2J\x7f\x80\xff", "x\\x0d\\x0ay\\x09\\x1b[2J\\x7f\\x80\\xff");
+	log_is(0, "a\0b", 3, 200, "a\\x00b", __LINE__);
+	LOGT("/c/" JWT "\n\x1b", "/c/<token>\\x0a\\x1b");
+	/* Cut at whole pieces, "..." at the end, never past cap. */
+	log_is(0, S("abcdef"), 7, "abcdef", __LINE__);
+	log_is(0, S("abcdef"), 6, "ab...", __LINE__);
+	log_is(0, S("abcdefg"), 7, "abc...", __LINE__);
+	log_is(0, S("a\nbcdef"), 7, "a...", __LINE__);
+	log_is(0, S("ab\nbcdef"), 8, "ab...", __LINE__);
+	log_is(0, S("ab\nbcdef"), 10, "ab\\x0a...", __LINE__);
+	log_is(1, S("/" JWT "/xyz"), 13, "/<token>/xyz", __LINE__);
+	log_is(1, S("/" JWT "/xyz"), 12, "/<token>...", __LINE__);
+	log_is(1, S("/" JWT "/xyz"), 11, "/...", __LINE__);
+	log_is(0, S("abcdef"), 4, "...", __LINE__);
+	log_is(0, S("abcdef"), 3, "", __LINE__);
+	log_is(0, S("ab"), 3, "ab", __LINE__);
+	log_is(0, S("abc"), 1, "", __LINE__);
+	memset(out, 'Z', sizeof out);
+	CHECK_EQ_INT(http_log_escape(S("abc"), out, 0), 0);
+	CHECK_EQ_INT(out[0], 'Z');
+}
+
 static void
 test_reason_mime(void)
 {
@@ -518,7 +960,11 @@ test_reason_mime(void)
 	CHECK(strcmp(http_reason(404), "Not Found") == 0);
 	CHECK(strcmp(http_reason(405), "Method Not Allowed") == 0);
 	CHECK(strcmp(http_reason(408), "Request Timeout") == 0);
+	CHECK(strcmp(http_reason(411), "Length Required") == 0);
 	CHECK(strcmp(http_reason(413), "Payload Too Large") == 0);
+	CHECK(strcmp(http_reason(417), "Expectation Failed") == 0);
+	CHECK(strcmp(http_reason(429), "Too Many Requests") == 0);
+	CHECK(strcmp(http_reason(501), "Not Implemented") == 0);
 	CHECK(strcmp(http_reason(426), "Upgrade Required") == 0);
 	CHECK(strcmp(http_reason(431), "Request Header Fields Too Large") == 0);
 	CHECK(strcmp(http_reason(500), "Internal Server Error") == 0);
@@ -566,5 +1012,12 @@ main(void)
 	test_path_resolve();
 	test_target_split();
 	test_reason_mime();
+	test_framing_fields();
+	test_body_length();
+	test_expect();
+	test_ws_protocol();
+	test_cookie();
+	test_origins();
+	test_log();
 	return unit_done();
 }
