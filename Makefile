@@ -250,16 +250,22 @@ REL_SSL_$(1) = $$(REL_D_$(1))/bearssl/build/libbearssl.a
 $$(REL_D_$(1))/pg/configure: $(D)/release-src/pg/ok
 	@command -v $$(REL_CC_$(1)) >/dev/null || { echo "release: no $$(REL_CC_$(1)); run make setup" >&2; exit 1; }
 	rm -rf $$(REL_D_$(1))/pg && mkdir -p $$(REL_D_$(1))
-	dpkg-source -q -x $$$$(ls $(D)/release-src/pg/*.dsc) $$(REL_D_$(1))/pg \
-	  >$$(REL_D_$(1))/pg-unpack.log 2>&1 || { cat $$(REL_D_$(1))/pg-unpack.log; exit 1; }
-	rm -f $$(REL_D_$(1))/*.orig.tar.*
+	@d=$$$$(ls $(D)/release-src/pg/*.dsc); n=$$$${d##*/}; \
+	rm -f $$(REL_D_$(1))/$$$${n%%_*}_*.orig.tar.*; \
+	dpkg-source -q -x $$$$d $$(REL_D_$(1))/pg >$$(REL_D_$(1))/pg-unpack.log 2>&1 \
+	  || { cat $$(REL_D_$(1))/pg-unpack.log; exit 1; }; \
+	rm -f $$(REL_D_$(1))/$$$${n%%_*}_*.orig.tar.*; \
+	echo "release: $$$$n unpacked into $$(REL_D_$(1))/pg"
 	@touch $$@
 
 $$(REL_D_$(1))/bearssl/Makefile: $(D)/release-src/bearssl/ok
 	rm -rf $$(REL_D_$(1))/bearssl && mkdir -p $$(REL_D_$(1))
-	dpkg-source -q -x $$$$(ls $(D)/release-src/bearssl/*.dsc) $$(REL_D_$(1))/bearssl \
-	  >$$(REL_D_$(1))/bearssl-unpack.log 2>&1 || { cat $$(REL_D_$(1))/bearssl-unpack.log; exit 1; }
-	rm -f $$(REL_D_$(1))/*.orig.tar.*
+	@d=$$$$(ls $(D)/release-src/bearssl/*.dsc); n=$$$${d##*/}; \
+	rm -f $$(REL_D_$(1))/$$$${n%%_*}_*.orig.tar.*; \
+	dpkg-source -q -x $$$$d $$(REL_D_$(1))/bearssl >$$(REL_D_$(1))/bearssl-unpack.log 2>&1 \
+	  || { cat $$(REL_D_$(1))/bearssl-unpack.log; exit 1; }; \
+	rm -f $$(REL_D_$(1))/$$$${n%%_*}_*.orig.tar.*; \
+	echo "release: $$$$n unpacked into $$(REL_D_$(1))/bearssl"
 	@touch $$@
 
 $$(REL_SSL_$(1)): $$(REL_D_$(1))/bearssl/Makefile
