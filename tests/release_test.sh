@@ -3,7 +3,8 @@
 # box"): builds dist/, then runs each binary on this machine, the foreign
 # ones under qemu-<arch>-static called explicitly (binfmt is not relied
 # on): file type, SHA256SUMS, the BearSSL implementations linked in,
-# --version, `pgws token` checked by PyJWT, the binary alone in an empty
+# --version, the PGWS_PUBLISH_QUEUE_BYTES ceiling (32-bit on armv7),
+# `pgws token` checked by PyJWT, the binary alone in an empty
 # chroot (with only the qemu binary beside it), a websocket round trip
 # through the throwaway PostgreSQL, and the same over wss:// with EC and
 # RSA certificates made here by openssl.  Anything missing (qemu, a cross
@@ -163,6 +164,16 @@ smoke() {
 	local v
 	v=$("${run[@]}" --version 2>&1)
 	[ "$v" = "pgws $VERSION" ] && ok "$a: --version says '$v'" || bad "$a: --version said '$v'"
+
+	# PGWS_PUBLISH_QUEUE_BYTES' ceiling: 16 GiB, or the largest long on
+	# 32-bit armv7; one byte more is a configuration error naming it.
+	local max=17179869184 e
+	[ "$a" = armv7 ] && max=2147483647
+	e=$(env -i PGWS_DB_URI=postgres://x@127.0.0.1:1/x PGWS_JWT_SECRET=$SECRET \
+	    PGWS_PUBLISH_QUEUE_BYTES=$((max + 1)) timeout 20 "${run[@]}" 2>&1 >/dev/null)
+	[ $? = 2 ] && grep -q "PGWS_PUBLISH_QUEUE_BYTES.* to $max" <<<"$e" \
+	    && ok "$a: PGWS_PUBLISH_QUEUE_BYTES=$((max + 1)) exits 2 (ceiling $max)" \
+	    || bad "$a: PGWS_PUBLISH_QUEUE_BYTES=$((max + 1)): $e"
 
 	local tok
 	tok=$(env -i PGWS_JWT_SECRET=$SECRET "${run[@]}" token --mode rw --channel chat --exp 60 --claim user=pi)
