@@ -125,6 +125,9 @@ if need tests/db_tls_test.sh x; then
 fi
 need tests/run_test.sh x && suite run_test tests/run_test.sh
 need tests/valgrind.sh x && suite valgrind tests/valgrind.sh
+# Release binaries for x86_64, aarch64 and armv7 (cross-built; the ARM
+# ones run under qemu-user): tests/release_test.sh, a smoke suite.
+need tests/release_test.sh x && suite release_test tests/release_test.sh
 if need tests/jwt_cross.py && need tests/jwt_tool.c; then
 	mkdir -p build
 	if cc -std=c11 -D_DEFAULT_SOURCE -I. -o build/jwt_tool tests/jwt_tool.c -lbearssl -lm \
