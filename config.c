@@ -4,6 +4,7 @@
  * token` must sign with exactly the secret bytes the server verifies with.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
