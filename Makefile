@@ -61,7 +61,11 @@ DEP_INC  = -I$(D)/pg/src/interfaces/libpq -I$(D)/pg/src/include \
 # (BearSSL).  The sanitizer build needs the same libpq, built for glibc
 # in a copy of the source tree (pg-glibc): a VPATH build would still read
 # the musl pg_config.h that the configured tree in pg holds.
-PQ_TLS   = with_ssl=bearssl COPT=-DUSE_SSL
+# COPT reaches every sub-make, so libpq's own rebuild of src/port and
+# src/common ("all": every variant, whose timingsafe_bcmp.c would then
+# want OpenSSL's headers) is switched off with SHLIB_PREREQS=: the _shlib
+# archives libpq needs are built just before, without COPT.
+PQ_TLS   = with_ssl=bearssl COPT=-DUSE_SSL SHLIB_PREREQS=
 PGG      = $(D)/pg-glibc
 PGG_LIBS = $(PGG)/src/interfaces/libpq/libpq.a \
            $(PGG)/src/common/libpgcommon_shlib.a \
@@ -161,11 +165,15 @@ $(SSL_LIB): $(D)/bearssl/Makefile
 
 # libpq alone: configured for musl with every optional library off, then
 # only src/port, src/common and src/interfaces/libpq are built.
-$(D)/pg/GNUmakefile: $(D)/pg/configure
+PG_OPTS = --without-openssl --without-gssapi --without-ldap --without-readline \
+          --without-zlib --without-icu --disable-nls --without-libxml \
+          --without-systemd --without-lz4 --without-zstd
+# The glibc copy (below) is taken before this configure writes into the
+# tree (order-only), so the two configures and builds are independent and
+# `make -j2 deps` runs them side by side.
+$(D)/pg/GNUmakefile: $(D)/pg/configure | $(PGG)/configure
 	cd $(D)/pg && CC=musl-gcc CFLAGS='-Os -ffunction-sections -fdata-sections' ./configure -q \
-	  --without-openssl --without-gssapi --without-ldap --without-readline \
-	  --without-zlib --without-icu --disable-nls --without-libxml \
-	  --without-systemd --without-lz4 --without-zstd >$(D)/pg-configure.log 2>&1 \
+	  $(PG_OPTS) >$(D)/pg-configure.log 2>&1 \
 	  || { tail -20 $(D)/pg-configure.log; exit 1; }
 
 # The stamp marks a libpq built with pqtls.c's interface (a libpq built
@@ -174,24 +182,27 @@ $(D)/pg/GNUmakefile: $(D)/pg/configure
 $(PG_LIBS): $(D)/pg/tls.stamp
 $(D)/pg/tls.stamp: $(D)/pg/GNUmakefile
 	$(MAKE) -C $(D)/pg/src/backend generated-headers >$(D)/pg-build.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/port all >>$(D)/pg-build.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/common all >>$(D)/pg-build.log 2>&1 \
-	  && $(MAKE) -C $(D)/pg/src/interfaces/libpq clean >>$(D)/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/port libpgport_shlib.a >>$(D)/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/common libpgcommon_shlib.a >>$(D)/pg-build.log 2>&1 \
+	  && { [ ! -f $(D)/pg/src/interfaces/libpq/libpq.a ] \
+	       || $(MAKE) -C $(D)/pg/src/interfaces/libpq clean >>$(D)/pg-build.log 2>&1; } \
 	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/interfaces/libpq $(PQ_TLS) all-static-lib >>$(D)/pg-build.log 2>&1 \
 	  || { tail -20 $(D)/pg-build.log; exit 1; }
 	@touch $(PG_LIBS) $@
 
-# The same libpq for glibc (the sanitizer build).
-$(PGG)/tls.stamp: $(D)/pg/tls.stamp
+# The same libpq for glibc (the sanitizer build), in a copy of the
+# unpacked source (a tree copied after it was configured, as an older
+# Makefile did, is distcleaned first).
+$(PGG)/configure: $(D)/pg/configure
 	rm -rf $(PGG) && cp -a $(D)/pg $(PGG) && rm -f $(PGG)/tls.stamp
-	$(MAKE) -C $(PGG) distclean >$(D)/pg-glibc.log 2>&1
-	cd $(PGG) && CFLAGS='-O1 -g' ./configure -q \
-	  --without-openssl --without-gssapi --without-ldap --without-readline \
-	  --without-zlib --without-icu --disable-nls --without-libxml \
-	  --without-systemd --without-lz4 --without-zstd >>$(D)/pg-glibc.log 2>&1 \
+	@if [ -f $(PGG)/GNUmakefile ]; then $(MAKE) -C $(PGG) distclean >$(D)/pg-glibc.log 2>&1; fi
+	@touch $@
+
+$(PGG)/tls.stamp: $(PGG)/configure
+	cd $(PGG) && CFLAGS='-O1 -g' ./configure -q $(PG_OPTS) >$(D)/pg-glibc.log 2>&1 \
 	  && $(MAKE) -C $(PGG)/src/backend generated-headers >>$(D)/pg-glibc.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/port all >>$(D)/pg-glibc.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/common all >>$(D)/pg-glibc.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/port libpgport_shlib.a >>$(D)/pg-glibc.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/common libpgcommon_shlib.a >>$(D)/pg-glibc.log 2>&1 \
 	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/interfaces/libpq $(PQ_TLS) all-static-lib >>$(D)/pg-glibc.log 2>&1 \
 	  || { tail -20 $(D)/pg-glibc.log; exit 1; }
 	@touch $@
@@ -220,11 +231,8 @@ REL_TRIPLET_aarch64 = aarch64-linux-gnu
 REL_CC_aarch64      = aarch64-linux-musl-gcc
 REL_TRIPLET_armv7   = arm-linux-gnueabihf
 REL_CC_armv7        = arm-linux-musleabihf-gcc
-# libpq's configure options: the same as $(D)/pg/GNUmakefile's above (keep
-# them in step).
-REL_PG_OPTS = --without-openssl --without-gssapi --without-ldap --without-readline \
-              --without-zlib --without-icu --disable-nls --without-libxml \
-              --without-systemd --without-lz4 --without-zstd
+# libpq's configure options: the same as $(D)/pg/GNUmakefile's above.
+REL_PG_OPTS = $(PG_OPTS)
 REL_OPT_CFLAGS = -Os -ffunction-sections -fdata-sections
 # What make setup installs for the release and its smoke test: the cross
 # compilers, musl for each target (arch-qualified, so setup adds the
@@ -311,8 +319,8 @@ $$(REL_D_$(1))/pg/GNUmakefile: $$(REL_D_$(1))/pg/configure
 
 $$(REL_PG_$(1)) &: $$(REL_D_$(1))/pg/GNUmakefile
 	$(MAKE) -C $$(REL_D_$(1))/pg/src/backend generated-headers >$$(REL_D_$(1))/pg-build.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/port all >>$$(REL_D_$(1))/pg-build.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/common all >>$$(REL_D_$(1))/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/port libpgport_shlib.a >>$$(REL_D_$(1))/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/common libpgcommon_shlib.a >>$$(REL_D_$(1))/pg-build.log 2>&1 \
 	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/interfaces/libpq $(PQ_TLS) all-static-lib >>$$(REL_D_$(1))/pg-build.log 2>&1 \
 	  || { tail -20 $$(REL_D_$(1))/pg-build.log; exit 1; }
 	@touch $$(REL_PG_$(1))

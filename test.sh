@@ -20,7 +20,11 @@ FAIL=0
 LOGS=$(mktemp -d /tmp/pgws-test.XXXXXX)
 . tests/pg.sh
 
-cleanup() { pg_stop; rm -rf "$LOGS"; }
+cleanup() {
+	[ -n "${REL_BG:-}" ] && kill -TERM -- "-$REL_BG" 2>/dev/null
+	pg_stop
+	rm -rf "$LOGS"
+}
 trap cleanup EXIT
 trap 'exit 2' INT TERM
 
@@ -79,10 +83,25 @@ suite() {
 
 echo "== build"
 make -s setup || exit 1
+NPROC=$(nproc 2>/dev/null || echo 2)
+# The libraries first, the musl and the glibc libpq side by side (each
+# spends a while in its serial configure); a failure shows in the two
+# builds below.
+make -s -j"$NPROC" deps >"$LOGS/deps.log" 2>&1 || cat "$LOGS/deps.log"
 if make -s pgws >"$LOGS/build.log" 2>&1; then ok "make: static pgws"; else cat "$LOGS/build.log"; bad "make"; fi
 if make -s pgws-debug >"$LOGS/debug.log" 2>&1; then ok "make debug"; else cat "$LOGS/debug.log"; bad "make debug"; fi
 if file pgws | grep -q 'statically linked'; then ok "pgws is statically linked"; else bad "pgws is not statically linked"; fi
 if make -s build/loadgen >"$LOGS/loadgen.log" 2>&1; then ok "bench load generator builds"; else cat "$LOGS/loadgen.log"; bad "bench/loadgen.c"; fi
+
+# The release binaries (both ARM cross builds: minutes of CPU) build in
+# the background at the lowest priority while the suites below run, which
+# mostly wait on sockets; release_test waits for it and then runs
+# `make release` itself, so a failure is reported there.
+REL_BG=
+if [ -x tests/release_test.sh ]; then
+	setsid nice -n 19 make -s -j"$NPROC" release >"$LOGS/release-bg.log" 2>&1 </dev/null &
+	REL_BG=$!
+fi
 
 echo "== unit tests"
 for t in $(listed tests c $UNIT_SUITES); do
@@ -127,6 +146,12 @@ need tests/run_test.sh x && suite run_test tests/run_test.sh
 need tests/valgrind.sh x && suite valgrind tests/valgrind.sh
 # Release binaries for x86_64, aarch64 and armv7 (cross-built; the ARM
 # ones run under qemu-user): tests/release_test.sh, a smoke suite.
+if [ -n "$REL_BG" ]; then
+	t0=$SECONDS
+	wait "$REL_BG"
+	echo "   (waited $((SECONDS - t0)) s for the background release build)"
+	REL_BG=
+fi
 need tests/release_test.sh x && suite release_test tests/release_test.sh
 if need tests/jwt_cross.py && need tests/jwt_tool.c; then
 	mkdir -p build

@@ -23,10 +23,8 @@ PW=Pw-never-logged-4711
 
 cleanup() {
 	jobs -p | xargs -r kill 2>/dev/null
-	for d in tls plain; do
-		[ -f "$T/$d/postmaster.pid" ] && pg_as "$PG_BIN/pg_ctl" -D "$T/$d" \
-		    -m immediate -t 20 stop >/dev/null 2>&1
-	done
+	pg_tls_halt "$T/tls"
+	pg_tls_halt "$T/plain"
 	if [ -n "${DB_TEST_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
@@ -39,14 +37,13 @@ bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
 
 P=$T/pki
 mkdir -p "$P" "$T/home" "$T/sock"
+# ca, wrongca and server (localhost, 127.0.0.1): tests/pg.sh, shared with
+# tests/release_test.sh; the other certificates are made here.
+pg_tls_certs "$P" || { echo "could not make certificates"; echo "0 passed, 1 failed"; exit 1; }
 (
 	set -e
 	cd "$P"
 	ossl() { openssl "$@" >/dev/null 2>&1; }
-	ossl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 30 \
-	    -subj /CN=pgws-test-ca
-	ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout wrongca.key -out wrongca.crt -days 30 -subj /CN=pgws-other-ca
 	# leaf NAME CN CA EXT KEYALG: NAME.key and NAME.crt signed by CA.
 	leaf() {
 		ossl req -newkey "$5" -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$2"
@@ -54,7 +51,6 @@ mkdir -p "$P" "$T/home" "$T/sock"
 		ossl x509 -req -in "$1.csr" -CA "$3.crt" -CAkey "$3.key" -CAcreateserial \
 		    -days 30 -out "$1.crt" -extfile "$1.ext"
 	}
-	leaf server localhost ca 'subjectAltName=DNS:localhost,IP:127.0.0.1' rsa:2048
 	leaf wrongname db.example.com ca 'subjectAltName=DNS:db.example.com,IP:192.0.2.10' rsa:2048
 	leaf cnonly localhost ca 'basicConstraints=CA:FALSE' rsa:2048
 	leaf client_ec certuser ca 'extendedKeyUsage=clientAuth' ec:<(openssl ecparam -name prime256v1)
@@ -97,7 +93,7 @@ mkdir -p "$P" "$T/home" "$T/sock"
 	} >bundle.crt
 	chmod 600 ./*.key
 ) || { echo "could not make certificates"; echo "0 passed, 1 failed"; exit 1; }
-[ "$(id -u)" = 0 ] && chown postgres "$P"/server.key "$P"/wrongname.key \
+[ "$(id -u)" = 0 ] && chown postgres "$P"/wrongname.key \
     "$P"/cnonly.key "$P"/expired.key "$T/sock"
 
 # --- servers ------------------------------------------------------------
@@ -105,25 +101,15 @@ mkdir -p "$P" "$T/home" "$T/sock"
 TLS_PORT=$(free_port) || exit 2
 PLAIN_PORT=$(free_port) || exit 2
 [ "$(id -u)" = 0 ] && chown postgres "$T"
-for d in tls plain; do
-	pg_as "$PG_BIN/initdb" -D "$T/$d" -U postgres -A trust -E UTF8 \
-	    --locale=C.UTF-8 >"$T/initdb-$d.log" 2>&1 \
-	    || { cat "$T/initdb-$d.log"; echo "0 passed, 1 failed"; exit 1; }
-done
-cat >>"$T/tls/postgresql.conf" <<EOF
-ssl = on
-ssl_cert_file = '$P/server.crt'
-ssl_key_file = '$P/server.key'
-ssl_ca_file = '$P/ca.crt'
-password_encryption = 'scram-sha-256'
-EOF
-# Only hostssl over TCP; the local socket is for this script's psql.
-cat >"$T/tls/pg_hba.conf" <<EOF
-local   all all                     trust
-hostssl all certuser  127.0.0.1/32  trust clientcert=verify-full
-hostssl all scramuser 127.0.0.1/32  scram-sha-256
-hostssl all all       127.0.0.1/32  trust
-EOF
+pg_as "$PG_BIN/initdb" -D "$T/plain" -U postgres -A trust -E UTF8 \
+    --locale=C.UTF-8 >"$T/initdb-plain.log" 2>&1 \
+    || { cat "$T/initdb-plain.log"; echo "0 passed, 1 failed"; exit 1; }
+# ssl=on and only hostssl lines over TCP (tests/pg.sh); the local socket is
+# for this script's psql.
+pg_tls_init "$T/tls" "$P" \
+    'hostssl all certuser  127.0.0.1/32  trust clientcert=verify-full' \
+    'hostssl all scramuser 127.0.0.1/32  scram-sha-256' \
+    || { echo "0 passed, 1 failed"; exit 1; }
 cat >"$T/plain/pg_hba.conf" <<EOF
 local all all              trust
 host  all all 127.0.0.1/32 trust
@@ -134,7 +120,7 @@ srv_start() { # NAME PORT
 	    -o "-c listen_addresses=127.0.0.1 -p $2 -k $T/sock -c fsync=off -c max_connections=100" \
 	    start >/dev/null
 }
-srv_start tls "$TLS_PORT" && srv_start plain "$PLAIN_PORT" \
+pg_tls_run "$T/tls" "$TLS_PORT" "$T/sock" && srv_start plain "$PLAIN_PORT" \
     || { tail -5 "$T"/*.log; echo "0 passed, 1 failed"; exit 1; }
 
 sql() { # PORT SQL

@@ -62,3 +62,66 @@ pg_stop() {
 	rm -rf "$PG_DIR"
 	PG_DIR=
 }
+
+# A TLS cluster beside the plain one (tests/db_tls_test.sh and
+# tests/release_test.sh): certificates made by openssl, ssl=on, and a
+# pg_hba.conf whose only TCP lines are hostssl.
+#
+#   pg_tls_certs DIR                 DIR/ca.{crt,key}, DIR/server.{crt,key}
+#                                    (localhost, 127.0.0.1, signed by ca) and
+#                                    DIR/wrongca.{crt,key} (another CA)
+#   pg_tls_init DATA PKI [HBA...]    initdb DATA, ssl=on with PKI/server.*;
+#                                    pg_hba: local trust, the HBA lines given,
+#                                    then hostssl all all 127.0.0.1/32 trust
+#   pg_tls_run DATA PORT SOCKDIR     starts it on 127.0.0.1:PORT
+#   pg_tls_halt DATA                 stops it (immediate)
+pg_tls_certs() {
+	(
+		set -e
+		cd "$1"
+		ossl() { openssl "$@" >/dev/null 2>&1; }
+		ossl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 30 \
+		    -subj /CN=pgws-test-ca
+		ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		    -keyout wrongca.key -out wrongca.crt -days 30 -subj /CN=pgws-other-ca
+		ossl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >server.ext
+		ossl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+		    -days 30 -out server.crt -extfile server.ext
+		chmod 600 ./*.key
+	) || return 1
+	[ "$(id -u)" = 0 ] && chown postgres "$1/server.key"
+	return 0
+}
+
+pg_tls_init() {
+	local data=$1 pki=$2 l
+	shift 2
+	[ "$(id -u)" = 0 ] && chown postgres "$(dirname "$data")"
+	pg_as "$PG_BIN/initdb" -D "$data" -U postgres -A trust -E UTF8 \
+	    --locale=C.UTF-8 >"$data.initdb.log" 2>&1 \
+	    || { cat "$data.initdb.log" >&2; return 1; }
+	cat >>"$data/postgresql.conf" <<-EOF
+	ssl = on
+	ssl_cert_file = '$pki/server.crt'
+	ssl_key_file = '$pki/server.key'
+	ssl_ca_file = '$pki/ca.crt'
+	password_encryption = 'scram-sha-256'
+	EOF
+	{
+		echo 'local   all all trust'
+		for l in "$@"; do echo "$l"; done
+		echo 'hostssl all all 127.0.0.1/32 trust'
+	} >"$data/pg_hba.conf"
+}
+
+pg_tls_run() {
+	pg_as "$PG_BIN/pg_ctl" -D "$1" -l "$1.log" -w -t 30 \
+	    -o "-c listen_addresses=127.0.0.1 -p $2 -k $3 -c fsync=off -c max_connections=100" \
+	    start >/dev/null || { tail -5 "$1.log" >&2; return 1; }
+}
+
+pg_tls_halt() {
+	[ -f "$1/postmaster.pid" ] || return 0
+	pg_as "$PG_BIN/pg_ctl" -D "$1" -m immediate -t 20 stop >/dev/null 2>&1
+}

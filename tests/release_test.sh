@@ -6,9 +6,11 @@
 # --version, the PGWS_PUBLISH_QUEUE_BYTES ceiling (32-bit on armv7),
 # `pgws token` checked by PyJWT, the binary alone in an empty
 # chroot (with only the qemu binary beside it), a websocket round trip
-# through the throwaway PostgreSQL, and the same over wss:// with EC and
-# RSA certificates made here by openssl.  Anything missing (qemu, a cross
-# compiler, root for chroot) is a FAIL, never a skip.
+# through the throwaway PostgreSQL, the same over wss:// with EC and
+# RSA certificates made here by openssl, and TLS to the database (a second
+# PostgreSQL with ssl=on and hostssl only: verify-full, and the wrong CA).
+# Anything missing (qemu, a cross compiler, root for chroot) is a FAIL,
+# never a skip.
 #
 #   tests/release_test.sh [ARCH...]    (default: x86_64 aarch64 armv7)
 #
@@ -24,6 +26,7 @@ OWN_PG=
 cleanup() {
 	[ -n "${PID:-}" ] && kill -KILL "$PID" 2>/dev/null
 	[ -n "$OWN_PG" ] && pg_stop
+	[ -n "${DBTLS:-}" ] && { pg_tls_halt "$DBTLS/data"; rm -rf "$DBTLS"; }
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -106,6 +109,22 @@ certs() {
 	done
 }
 certs && ok "test CA and EC/RSA server certificates made by openssl" || bad "openssl certificates"
+
+# A second throwaway PostgreSQL with ssl=on and only hostssl lines in
+# pg_hba.conf, its certificates made by openssl (tests/pg.sh, as
+# tests/db_tls_test.sh uses them).
+DBTLS=$(mktemp -d /tmp/pgws-release-db.XXXXXX)
+DBTLS_PORT=
+chmod 755 "$DBTLS"
+mkdir -p "$DBTLS/pki" "$DBTLS/sock"
+[ "$(id -u)" = 0 ] && chown postgres "$DBTLS/sock"
+if pg_tls_certs "$DBTLS/pki" && pg_tls_init "$DBTLS/data" "$DBTLS/pki" \
+    && p=$(free_port) && pg_tls_run "$DBTLS/data" "$p" "$DBTLS/sock"; then
+	DBTLS_PORT=$p
+	ok "TLS PostgreSQL (ssl=on, hostssl only) on port $DBTLS_PORT"
+else
+	bad "TLS PostgreSQL did not start"
+fi
 
 # start RUN... : starts the command with PGWS_* from the environment given
 # to it by the caller (env -i ... start ...), waits for "Listening on
@@ -231,8 +250,37 @@ PY
 		fi
 	done
 
-	# TLS to the database: goes here once libpq is built with a TLS backend
-	# (a server with ssl=on, PGWS_DB_URI with sslmode=verify-full).
+	# TLS to the database (pqtls.c in this architecture's libpq): the
+	# hostssl-only server, verify-full against our CA, a round trip through
+	# NOTIFY and every pgws backend encrypted per pg_stat_ssl; then the
+	# wrong CA: exit 1, the cause on the last line.
+	if [ -z "$DBTLS_PORT" ]; then
+		bad "$a: no TLS PostgreSQL for the database TLS check"
+		return
+	fi
+	local dburi="postgres://postgres@localhost:$DBTLS_PORT/postgres?sslmode=verify-full"
+	if start env -i "${PGENV[@]}" PGWS_DB_URI="$dburi&sslrootcert=$DBTLS/pki/ca.crt" "${run[@]}"; then
+		local r enc
+		r=$($PY tests/release_ws.py "ws://127.0.0.1:$PORT/chat/$TOKEN" "hello from $a over TLS to the database" 2>&1)
+		enc=$(psql -X -At -h "$DBTLS/sock" -p "$DBTLS_PORT" -U postgres -d postgres -c \
+		    "SELECT count(*) || ' ' || bool_and(s.ssl) FROM pg_stat_activity a
+		     JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = 'pgws'" 2>&1)
+		[ "$r" = "ok round trip" ] && [ "$enc" = "3 true" ] \
+		    && ok "$a: database over TLS (verify-full, hostssl only): message came back through NOTIFY, pg_stat_ssl: 3 backends, all TLS" \
+		    || bad "$a: database over TLS: $r; pg_stat_ssl: $enc; $(tail -3 "$T/err")"
+		stop "$a: database TLS"
+	else
+		bad "$a: did not start with verify-full to the TLS database: $(tail -3 "$T/err")"
+		kill -KILL "$PID" 2>/dev/null; PID=
+	fi
+	local rc last
+	env -i "${PGENV[@]}" PGWS_DB_URI="$dburi&sslrootcert=$DBTLS/pki/wrongca.crt" PGWS_RETRIES=1 \
+	    timeout $((WAIT * 2)) "${run[@]}" >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+	last=$(tail -1 "$T/err")
+	[ "$rc" = 1 ] && grep -q 'localhost.*server certificate not trusted' <<<"$last" \
+	    && ok "$a: database TLS with the wrong CA: exit 1: ${last#* error }" \
+	    || bad "$a: database TLS with the wrong CA: exit $rc, last line: $last"
 }
 
 for a in $ARCHES; do
