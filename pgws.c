@@ -2409,7 +2409,10 @@ static int cmd_token(int argc, char **argv)
 	int b64 = b && (str_ieq(b, "true") || !strcmp(b, "1"));
 	if (jwt_keys_load(&keys, secret, sl, b64, err, sizeof err) < 0)
 		die2("PGWS_JWT_SECRET: %s", err);
-	long n = jwt_sign(&keys.key[0], alg, claims, o.len, tok, sizeof tok);
+	const struct jwt_key *hk = jwt_keys_hmac(&keys);
+	if (!hk)
+		die2("token: PGWS_JWT_SECRET holds no HMAC key (pgws token signs with HMAC only)");
+	long n = jwt_sign(hk, alg, claims, o.len, tok, sizeof tok);
 	if (n < 0)
 		die2("token: too long");
 	printf("%s\n", tok);
@@ -2443,10 +2446,13 @@ int main(int argc, char **argv)
 	}
 
 	config_load();
-	if (jwt_keys_load(&keys, cfg.jwt_secret, cfg.jwt_secret_len,
-	    (int)cfg.jwt_base64, err, sizeof err) < 0)
+	int kr = jwt_keys_load(&keys, cfg.jwt_secret, cfg.jwt_secret_len,
+	    (int)cfg.jwt_base64, err, sizeof err);
+	if (kr < 0)
 		die2("PGWS_JWT_SECRET: %s", err);
-	jwt_work_cap = 2 * (size_t)cfg.max_token + 1024;
+	if (kr > 0)
+		logf_(L_WARN, "PGWS_JWT_SECRET: %s", err);
+	jwt_work_cap = jwt_work_size((size_t)cfg.max_token, keys.max_chan);
 	jwt_work = malloc(jwt_work_cap);
 
 	/* Enough descriptors for every connection the limit allows. */
