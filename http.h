@@ -80,6 +80,17 @@ int http_header_has_token(const struct http_req *r, const char *name,
     const char *token);
 
 /*
+ * Returns 1 if an Accept field of r (every one; comma lists) names the
+ * media type type (NUL-terminated, e.g. "text/event-stream") exactly,
+ * case-insensitively, parameters aside, and not with q=0; else 0.
+ * Wildcard ranges (any type, any text type) do not count: a stream is only
+ * for clients that ask for one.  Commas inside quoted parameter values
+ * are not special-cased (they split the element, which then fails to
+ * match, never matches wrongly).
+ */
+int http_accepts(const struct http_req *r, const char *type);
+
+/*
  * Percent-decodes in[0..n) into the caller's out of cap bytes (no NUL is
  * written); returns the decoded length, or -1 for a malformed escape ("%",
  * "%4", "%zz"), a NUL byte in the output, or output longer than cap.  '+'
