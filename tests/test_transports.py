@@ -226,8 +226,10 @@ async def nothing(ws, timeout=0.7):
 
 async def test_sse_framing():
     with Server() as s:
+        # /<jwt>: both channels of the token, the second named like the
+        # listen channel, where text that is not JSON goes.
         tok = token({"mode": "r", "channels": ["sse", LISTEN]})
-        e = Sse(s.port, "/sse/" + tok)
+        e = Sse(s.port, "/" + tok)
         check(e.status == 200, "sse: 200 (got %s %r)" % (e.status, e.head[:200]))
         check((hdr(e.hdrs, "content-type") or "").startswith("text/event-stream"),
               "sse: Content-Type text/event-stream (%r)" % hdr(e.hdrs, "content-type"))
@@ -245,6 +247,7 @@ async def test_sse_framing():
         b = e.event_block()
         check(b == b'data: {"channel":"sse",\ndata: "a":1,\ndata: "b":2\ndata: }\n\n',
               "sse: CRLF, CR and LF each end a data line (%r)" % b)
+        check(await asyncio.wait_for(rd.recv(), 5) == p2, "sse: the websocket got it unchanged")
         # Text that is not JSON goes to the channel named like the listen channel.
         for text, want in (("l1\nl2\r\nl3\rl4", b"data: l1\ndata: l2\ndata: l3\ndata: l4\n\n"),
                            ("end\n", b"data: end\ndata: \n\n"),
