@@ -299,6 +299,24 @@ async def test_sse_token_forms():
         e.close()
 
 
+async def test_sse_meta_events():
+    with Server(PGWS_META_CHANNEL="server-info") as s:
+        meta = await websockets.connect(s.url + "/server-info/" +
+                                        token({"mode": "r", "channel": "server-info"}))
+        m = await recv_json(meta)
+        check(m["event"] == "ConnectionOpen", "meta: the meta reader's own open")
+        e = Sse(s.port, "/" + token({"mode": "r", "channels": ["m1", "m2"], "who": "sse"}))
+        m = await recv_json(meta)
+        check(m["event"] == "ConnectionOpen" and m["payload"] == "m1,m2" and
+              m["claims"]["who"] == "sse", "meta: a stream publishes ConnectionOpen (%r)" % m)
+        check(metric(s, "pgws_sse_streams") == 1, "meta: one stream counted")
+        e.close()
+        m = await recv_json(meta)
+        check(m["event"] == "ConnectionClose" and m["payload"] == "m1,m2",
+              "meta: and ConnectionClose when it ends (%r)" % m)
+        await meta.close()
+
+
 def test_sse_refusals():
     with Server() as s:
         now = int(time.time())
