@@ -1124,8 +1124,10 @@ opens_object(const char *t, size_t end, size_t j)
 
 /*
  * Length in t of the token-like run at t[i]: a maximal run of run_char()
- * characters in which, from any character followed by at least two more
- * dots, base64url decodes to text starting with '{' (opens_object()).
+ * characters in which, from any character followed by at least one more
+ * dot, base64url decodes to text starting with '{' (opens_object()).
+ * One dot is enough: a token cut short or without its signature
+ * (header.claims, "alg":"none" attempts) still shows claims.
  * Any start, not only a part's first character, so that a token with
  * bytes glued before it ("/chat/x<jwt>") is still caught.  Returns 0 when
  * the run at i is not one; *end is set to where the run ends either way
@@ -1140,9 +1142,9 @@ token_run(const char *t, size_t n, size_t i, size_t *end)
 	for (j = i; j < n && (c = run_char(t, n, j, &adv)) >= 0; j += adv)
 		dots += c == '.';
 	*end = j;
-	if (dots < 2)
+	if (dots < 1)
 		return 0;
-	for (j = i; j < *end && dots - seen >= 2; j += adv) {
+	for (j = i; j < *end && dots - seen >= 1; j += adv) {
 		c = run_char(t, *end, j, &adv);
 		if (c == '.')
 			seen++;

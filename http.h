@@ -228,8 +228,9 @@ size_t http_log_escape(const char *s, size_t n, char *out, size_t cap);
  * Like http_log_escape(), with every token-like run of the request-target
  * t[0..n) first replaced by "<token>": a maximal run of base64url bytes,
  * '.' and %XX escapes of those, in which base64url decoding from some
- * character with at least two dots after it gives text starting (after
- * JSON whitespace) with '{', as a JWT's header does.  Covers
+ * character with at least one dot after it gives text starting (after
+ * JSON whitespace) with '{', as a JWT's header does (so header.claims
+ * without a signature is hidden too).  Covers
  * /<channel>/<jwt>, /<jwt>, a trailing '/', queries, and a token with
  * bytes glued before it; "jquery.min.js" stays as it is.
  */
