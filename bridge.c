@@ -312,7 +312,7 @@ void bridge_reject(struct conn *c, const struct http_req *r, int what,
     int status, const char *why, const char *extra)
 {
 	static const char *const kind[] = { "websocket", "stream", "publish" };
-	char body[256], hdrs[512];
+	char body[256], *hdrs;
 	int n = snprintf(body, sizeof body, "%s\n", why);
 	/* Reasons are short texts of ours and of jwt.c; never cut one. */
 	if (n < 0 || (size_t)n >= sizeof body)
@@ -333,9 +333,25 @@ void bridge_reject(struct conn *c, const struct http_req *r, int what,
 	}
 	log_msg(L_INFO, "%s: %s rejected: %d %s", c->addr, kind[what], status, why);
 	c->keepalive = 0;
-	snprintf(hdrs, sizeof hdrs, "%s%s", extra ? extra : "",
-	    c->cors ? c->cors : "");
+	if (!(hdrs = bridge_headers(c, extra))) {
+		conn_close(c, "out of memory");
+		return;
+	}
 	serve_text(c, r, status, body, hdrs);
+	free(hdrs);
+}
+
+char *bridge_headers(const struct conn *c, const char *extra)
+{
+	size_t a = extra ? strlen(extra) : 0, b = c->cors ? strlen(c->cors) : 0;
+	char *h = malloc(a + b + 1);
+
+	if (h) {
+		memcpy(h, extra ? extra : "", a);
+		memcpy(h + a, c->cors ? c->cors : "", b);
+		h[a + b] = 0;
+	}
+	return h;
 }
 
 static void reject(struct conn *c, const struct http_req *r, int status,

@@ -44,6 +44,10 @@ struct session *bridge_session(struct conn *c, const struct http_req *r,
 /* Joins every channel of c->s as a reader; 0, or -1 when c was closed. */
 int bridge_join(struct conn *c);
 
+/* extra (may be NULL) followed by c's CORS header lines, in a new string
+ * the caller frees; NULL when out of memory. */
+char *bridge_headers(const struct conn *c, const char *extra);
+
 /* Answers a refused request (status, reason as text/plain, extra header
  * lines or NULL), counted and logged by kind; c closes after it. */
 void bridge_reject(struct conn *c, const struct http_req *r, int what,

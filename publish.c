@@ -40,11 +40,14 @@ void publish_count(int status)
 static void answer(struct conn *c, int status, const char *ctype,
     const char *body, size_t blen, const char *extra)
 {
-	char hdrs[512];
+	char *hdrs = bridge_headers(c, extra);
 	uint32_t nchan = c->s ? c->s->nchan : 0;
 
+	if (!hdrs) {
+		conn_close(c, "out of memory");
+		return;
+	}
 	publish_count(status);
-	snprintf(hdrs, sizeof hdrs, "%s%s", extra ? extra : "", c->cors ? c->cors : "");
 	c->state = CS_HTTP;
 	log_msg(status == 200 ? L_DEBUG : L_INFO, "%s \"POST\" %d publish "
 	    "channels=%u %.3fms", c->addr, status, nchan, (srv.now - c->t0) * 1000);
@@ -55,6 +58,7 @@ static void answer(struct conn *c, int status, const char *ctype,
 	c->msg_len = c->msg_cap = 0;
 	c->body_len = 0;
 	serve_respond(c, NULL, status, ctype, hdrs, body, blen, 0);
+	free(hdrs);
 	free(c->cors);
 	c->cors = NULL;
 	if (c->state == CS_HTTP) {

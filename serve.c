@@ -268,7 +268,7 @@ static void serve_file(struct conn *c, const struct http_req *r, int head)
  */
 static void serve_preflight(struct conn *c, const struct http_req *r)
 {
-	char hdrs[768];
+	char *hdrs;
 	int o = bridge_origin(c, r);
 
 	if (o < 0) {
@@ -282,13 +282,17 @@ static void serve_preflight(struct conn *c, const struct http_req *r)
 		    "Allow: GET, HEAD, POST\r\n");
 		return;
 	}
-	snprintf(hdrs, sizeof hdrs, "%sAccess-Control-Allow-Methods: GET, POST, "
+	hdrs = bridge_headers(c, "Access-Control-Allow-Methods: GET, POST, "
 	    "OPTIONS\r\nAccess-Control-Allow-Headers: Authorization, "
-	    "Content-Type, Last-Event-ID\r\nAccess-Control-Max-Age: 600\r\n",
-	    c->cors ? c->cors : "");
+	    "Content-Type, Last-Event-ID\r\nAccess-Control-Max-Age: 600\r\n");
 	free(c->cors);
 	c->cors = NULL;
+	if (!hdrs) {
+		conn_close(c, "out of memory");
+		return;
+	}
 	serve_respond(c, r, 204, NULL, hdrs, NULL, 0, 0);
+	free(hdrs);
 }
 
 /* Parses and answers the request heads buffered in c->in. */

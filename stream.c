@@ -55,10 +55,10 @@ struct msg *stream_event(const char *p, size_t n)
 
 void stream_open(struct conn *c, const struct http_req *r)
 {
-	char head[1024], target[256];
+	char target[256];
 	struct session *s;
 	double exp_at;
-	int proto = 0, n;
+	int proto = 0;
 
 	c->keepalive = 0;
 	if (!(s = bridge_session(c, r, BR_STREAM, &proto, &exp_at)))
@@ -71,17 +71,20 @@ void stream_open(struct conn *c, const struct http_req *r)
 	 * No Content-Length: the body ends when the connection does.
 	 * X-Accel-Buffering asks nginx-like proxies not to hold events back.
 	 */
-	n = snprintf(head, sizeof head,
-	    "HTTP/1.1 200 OK\r\nServer: pgws\r\n"
+	static const char pre[] = "HTTP/1.1 200 OK\r\nServer: pgws\r\n"
 	    "Content-Type: text/event-stream; charset=utf-8\r\n"
-	    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
-	    "%sConnection: close\r\n\r\n", c->cors ? c->cors : "");
-	struct msg *m = n > 0 && (size_t)n < sizeof head ? msg_new((size_t)n) : NULL;
+	    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
+	static const char post[] = "Connection: close\r\n\r\n";
+	size_t cn = c->cors ? strlen(c->cors) : 0;
+	struct msg *m = msg_new(sizeof pre - 1 + cn + sizeof post - 1);
 	if (!m) {
 		conn_close(c, "out of memory");
 		return;
 	}
-	memcpy(m->data, head, (size_t)n);
+	memcpy(m->data, pre, sizeof pre - 1);
+	if (cn)
+		memcpy(m->data + sizeof pre - 1, c->cors, cn);
+	memcpy(m->data + sizeof pre - 1 + cn, post, sizeof post - 1);
 	int sndbuf = SSE_SNDBUF;
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
 	c->state = CS_SSE;

@@ -767,6 +767,28 @@ async def test_origins_and_cors():
         await rd.close()
 
 
+def test_long_origin():
+    """CORS headers are built to the origin's length, never cut."""
+    long_origin = "https://" + ".".join(["x" * 60] * 4) + ".example:8443"
+    with Server(PGWS_ALLOWED_ORIGINS=GOOD + "," + long_origin) as s:
+        tok = token({"mode": "rw", "channel": "l"})
+        e = Sse(s.port, "/l/" + tok, "Origin: %s\r\n" % long_origin)
+        check(e.status == 200 and hdr(e.hdrs, "access-control-allow-origin") == long_origin,
+              "long origin: stream with its CORS header (%s)" % e.status)
+        e.close()
+        for path, want in (("/l/" + tok, 200), ("/l/" + token({"mode": "r"}), 403)):
+            st, h, b = post(s, path, "x", "Origin: %s\r\n" % long_origin)
+            check(st == want and hdr(h, "access-control-allow-origin") == long_origin,
+                  "long origin: publish answer %d with its CORS header (%s)" % (want, st))
+        r = s.http(("OPTIONS /l HTTP/1.1\r\nHost: x\r\nOrigin: %s\r\n"
+                    "Access-Control-Request-Method: POST\r\nConnection: close\r\n\r\n"
+                    % long_origin).encode())
+        st, h = parse_head(r.partition(b"\r\n\r\n")[0])
+        check(st == 204 and hdr(h, "access-control-allow-origin") == long_origin and
+              hdr(h, "access-control-max-age") == "600",
+              "long origin: preflight (%s)" % st)
+
+
 async def test_no_allowlist():
     with Server() as s:
         tok = token({"mode": "rw", "channel": "n"})
