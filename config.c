@@ -4,6 +4,7 @@
  * token` must sign with exactly the secret bytes the server verifies with.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,14 @@ void die(const char *fmt, ...)
 }
 
 enum { V_STR, V_URI, V_SECRET, V_BOOL, V_INT, V_LEVEL };
+
+/* PGWS_PUBLISH_QUEUE_BYTES' ceiling: 16 GiB where a long holds it; on
+ * 32-bit targets (armv7) the largest long, 2 GiB - 1. */
+#if LONG_MAX >= 17179869184
+#define PUBLISH_BYTES_MAX 17179869184L
+#else
+#define PUBLISH_BYTES_MAX LONG_MAX
+#endif
 
 struct var {
 	const char *name;
@@ -92,7 +101,7 @@ static const struct var vars[] = {
 	{ "PGWS_PUBLISH_QUEUE", "10000", V_INT, &cfg.publish_queue, 1,
 	  10000000, "messages waiting per pool connection before senders get 1013" },
 	{ "PGWS_PUBLISH_QUEUE_BYTES", "67108864", V_INT, &cfg.publish_bytes,
-	  65536, 17179869184L, "payload bytes waiting across the pool before senders get 1013" },
+	  65536, PUBLISH_BYTES_MAX, "payload bytes waiting across the pool before senders get 1013" },
 	{ "PGWS_PUBLISH_BATCH", "256", V_INT, &cfg.publish_batch, 1, 10000,
 	  "most NOTIFYs sent in one round trip" },
 	{ "PGWS_EVENT_BACKEND", EV_DEFAULT, V_STR, &cfg.backend, 0, 0,

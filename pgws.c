@@ -27,6 +27,7 @@
 #include "client.h"
 #include "config.h"
 #include "db.h"
+#include "pqtls.h"
 #include "json.h"
 #include "jwt.h"
 #include "log.h"
@@ -206,7 +207,8 @@ int main(int argc, char **argv)
 		.bytes_max = (size_t)cfg.publish_bytes,
 		.batch_max = (size_t)cfg.publish_batch,
 	};
-	if (db_init(&dc, err, sizeof err) < 0) {
+	if (pqtls_check(cfg.db_uri, err, sizeof err) < 0 ||
+	    db_init(&dc, err, sizeof err) < 0) {
 		log_msg(L_ERROR, "database: %s", err);
 		return 1;
 	}
