@@ -16,7 +16,9 @@
 #include "json.h"
 #include "jwt.h"
 #include "log.h"
+#include "publish.h"
 #include "serve.h"
+#include "stream.h"
 #include "ws.h"
 
 /* Kernel send buffer of a websocket (Linux doubles it for bookkeeping). */
@@ -46,13 +48,9 @@ static long long stamp(void)
 	return t;
 }
 
-/*
- * Builds the envelope SPEC section 3 describes into out (cap bytes) and
- * returns its length, or -1 when it does not fit.
- */
-static long envelope(char *out, size_t cap, const char *event,
+long bridge_envelope(char *out, size_t cap, const char *event,
     const char *ch, size_t chlen, const char *payload, size_t plen,
-    const struct session *s)
+    const struct session *s, long long *at)
 {
 	struct json_out o;
 	const char *cl = s->claims;
@@ -83,6 +81,8 @@ static long envelope(char *out, size_t cap, const char *event,
 	JSON_LIT(&o, "\"message_delivered_at\":");
 	long long us = stamp();
 	char num[32];
+	if (at)
+		*at = us;
 	int nl = snprintf(num, sizeof num, "%lld.%06lld", us / 1000000, us % 1000000);
 	json_raw(&o, num, (size_t)nl);
 	JSON_LIT(&o, "}}");
@@ -107,7 +107,7 @@ void bridge_fail(struct conn *c, int code, const char *reason)
 	c->deadline = srv.now + (double)cfg.close_timeout;
 }
 
-static void meta_event(struct conn *c, const char *event)
+void bridge_meta(struct conn *c, const char *event)
 {
 	char payload[8000], env[8000];
 	size_t n = 0;
@@ -124,8 +124,8 @@ static void meta_event(struct conn *c, const char *event)
 		memcpy(payload + n, s->chan[i].name, s->chan[i].len);
 		n += s->chan[i].len;
 	}
-	long e = envelope(env, sizeof env - 1, event, cfg.meta_channel,
-	    strlen(cfg.meta_channel), payload, n, s);
+	long e = bridge_envelope(env, sizeof env - 1, event, cfg.meta_channel,
+	    strlen(cfg.meta_channel), payload, n, s, NULL);
 	if (e < 0 || db_publish(0, (unsigned)conn_slot(c), env, (size_t)e) < 0)
 		log_msg(L_WARN, "%s: %s event not published", c->addr, event);
 }
@@ -143,8 +143,8 @@ static void ws_message(struct conn *c, const unsigned char *p, size_t n)
 	srv.st.msgs_in++;
 	for (uint32_t i = 0; i < s->nchan; i++) {
 		/* PostgreSQL refuses payloads of 8000 bytes or more. */
-		long e = envelope(env, sizeof env - 1, "WebsocketMessage",
-		    s->chan[i].name, s->chan[i].len, (const char *)p, n, s);
+		long e = bridge_envelope(env, sizeof env - 1, "WebsocketMessage",
+		    s->chan[i].name, s->chan[i].len, (const char *)p, n, s, NULL);
 		if (e < 0) {
 			bridge_fail(c, WS_CLOSE_TOO_BIG, "Message too long for a NOTIFY "
 			    "(the envelope must stay under 8000 bytes)");
@@ -173,7 +173,24 @@ static void on_publish_failed(uint64_t tag, const char *why)
 	if (c->fd < 0 || c->state == CS_DEAD || c->gen != (uint32_t)(tag >> 32))
 		return;
 	log_msg(L_WARN, "%s: message not published: %s", c->addr, why);
+	if (c->state == CS_PUB) {
+		publish_result(c, 0);
+		return;
+	}
 	bridge_fail(c, WS_CLOSE_INTERNAL, "Message could not be published");
+}
+
+/* A publish request's NOTIFY was committed. */
+static void on_published(uint64_t tag)
+{
+	uint32_t slot = (uint32_t)tag;
+	struct conn *c;
+
+	if (slot >= (uint32_t)cfg.max_connections)
+		return;
+	c = &srv.conns[slot];
+	if (c->fd >= 0 && c->state == CS_PUB && c->gen == (uint32_t)(tag >> 32))
+		publish_result(c, 1);
 }
 
 /* A notification from the database: route, frame once, fan out. */
@@ -200,11 +217,11 @@ static void on_notify(const char *payload, size_t len)
 		    (int)chlen, ch);
 		return;
 	}
-	struct msg *m = msg_frame(WS_OP_TEXT, payload, len);
-	if (!m) {
-		log_msg(L_ERROR, "out of memory delivering a notification");
-		return;
-	}
+	/*
+	 * One framing per transport, made when its first reader comes up
+	 * and shared by every reader of that transport.
+	 */
+	struct msg *m = NULL, *ev = NULL;
 	/*
 	 * conn_send may drop reader i, which swaps the last reader into its
 	 * place; the pin keeps the channel itself alive until the loop ends.
@@ -213,13 +230,31 @@ static void on_notify(const char *payload, size_t len)
 	for (uint32_t i = 0; i < c->n; ) {
 		uint32_t before = c->n;
 		struct conn *r = &srv.conns[c->readers[i].id];
-		if (r->state == CS_WS && conn_send(r, m) == 0)
-			srv.st.msgs_out++;
+		if (r->state == CS_WS) {
+			if (!m && !(m = msg_frame(WS_OP_TEXT, payload, len))) {
+				log_msg(L_ERROR, "out of memory delivering a notification");
+				break;
+			}
+			if (conn_send(r, m) == 0)
+				srv.st.msgs_out++;
+		} else if (r->state == CS_SSE) {
+			if (!ev && !(ev = stream_event(payload, len))) {
+				log_msg(L_ERROR, "out of memory delivering a notification");
+				break;
+			}
+			if (conn_send(r, ev) == 0) {
+				srv.st.msgs_out++;
+				srv.st.sse_events++;
+			}
+		}
 		if (c->n == before)
 			i++;
 	}
 	chan_unpin(&srv.chans, c);
-	msg_unref(m);
+	if (m)
+		msg_unref(m);
+	if (ev)
+		msg_unref(ev);
 }
 
 /* Returns 1 when pgws must stop: the listener is lost for good. */
@@ -260,29 +295,69 @@ int bridge_db_events(void)
 		case DB_EV_PUBLISH_FAILED:
 			on_publish_failed(ev.tag, ev.data);
 			break;
+		case DB_EV_PUBLISHED:
+			on_published(ev.tag);
+			break;
 		}
 	return stop;
+}
+
+/*
+ * Refuses a request of the kind what (BR_UPGRADE, BR_STREAM, BR_PUBLISH)
+ * with status and the reason as a text/plain body, counted and logged;
+ * the connection closes after the answer (a publish body may be unread).
+ * A listed Origin gets its CORS headers, so a page can read the reason.
+ */
+void bridge_reject(struct conn *c, const struct http_req *r, int what,
+    int status, const char *why, const char *extra)
+{
+	static const char *const kind[] = { "websocket", "stream", "publish" };
+	char body[256], *hdrs;
+	int n = snprintf(body, sizeof body, "%s\n", why);
+	/* Reasons are short texts of ours and of jwt.c; never cut one. */
+	if (n < 0 || (size_t)n >= sizeof body)
+		snprintf(body, sizeof body, "%s\n", http_reason(status));
+	if (what == BR_UPGRADE) {
+		switch (status) {
+		case 401: srv.st.rej_401++; break;
+		case 403: srv.st.rej_403++; break;
+		case 426: srv.st.rej_426++; break;
+		case 503: srv.st.rej_503++; break;
+		default: srv.st.rej_400++; break;
+		}
+		srv.st.ws_rejected++;
+	} else if (what == BR_STREAM) {
+		srv.st.sse_rejected++;
+	} else {
+		publish_count(status);
+	}
+	log_msg(L_INFO, "%s: %s rejected: %d %s", c->addr, kind[what], status, why);
+	c->keepalive = 0;
+	if (!(hdrs = bridge_headers(c, extra))) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	serve_text(c, r, status, body, hdrs);
+	free(hdrs);
+}
+
+char *bridge_headers(const struct conn *c, const char *extra)
+{
+	size_t a = extra ? strlen(extra) : 0, b = c->cors ? strlen(c->cors) : 0;
+	char *h = malloc(a + b + 1);
+
+	if (h) {
+		memcpy(h, extra ? extra : "", a);
+		memcpy(h + a, c->cors ? c->cors : "", b);
+		h[a + b] = 0;
+	}
+	return h;
 }
 
 static void reject(struct conn *c, const struct http_req *r, int status,
     const char *why, const char *extra)
 {
-	char body[256];
-	int n = snprintf(body, sizeof body, "%s\n", why);
-	/* Reasons are short texts of ours and of jwt.c; never cut one. */
-	if (n < 0 || (size_t)n >= sizeof body)
-		snprintf(body, sizeof body, "%s\n", http_reason(status));
-	switch (status) {
-	case 401: srv.st.rej_401++; break;
-	case 403: srv.st.rej_403++; break;
-	case 426: srv.st.rej_426++; break;
-	case 503: srv.st.rej_503++; break;
-	default: srv.st.rej_400++; break;
-	}
-	srv.st.ws_rejected++;
-	log_msg(L_INFO, "%s: websocket rejected: %d %s", c->addr, status, why);
-	c->keepalive = 0;
-	serve_text(c, r, status, body, extra);
+	bridge_reject(c, r, BR_UPGRADE, status, why, extra);
 }
 
 /*
@@ -323,18 +398,66 @@ static int upgrade_headers(struct conn *c, const struct http_req *r,
 	return 0;
 }
 
+int bridge_origin(struct conn *c, const struct http_req *r)
+{
+	const struct http_hdr *o = http_header(r, "Origin");
+	const char *list = cfg.allowed_origins;
+
+	if (!list || !o)
+		return 0;
+	if (!http_origin_allowed(list, strlen(list), o->value, o->value_len))
+		return -1;
+	if (!c->cors) {
+		/* Origin values that match are short and printable. */
+		size_t n = o->value_len + 128;
+		if (!(c->cors = malloc(n)))
+			return 1;
+		snprintf(c->cors, n, "Access-Control-Allow-Origin: %.*s\r\n"
+		    "Access-Control-Allow-Credentials: true\r\nVary: Origin\r\n",
+		    (int)o->value_len, o->value);
+	}
+	return 1;
+}
+
 /*
- * Finds the token (a Bearer header, else the last path segment) and the
- * channel the path asks for, percent-decoded into asked (cap bytes):
- * *asked_len is its length, or -2 when the path names none.  Returns 0,
- * or -1 after rejecting the request.
+ * May the pgws_token cookie stand for a token?  Only with an origin
+ * allowlist (cookies without one invite cross-site websocket hijacking),
+ * and only for a listed Origin or for a request without Origin that the
+ * browser does not mark as coming from another site (same-origin GETs,
+ * such as an EventSource of the page pgws serves, carry no Origin).
  */
-static int upgrade_token(struct conn *c, const struct http_req *r,
-    const char **tok, size_t *toklen, char *asked, size_t cap, long *asked_len)
+static int cookie_allowed(const struct http_req *r, int origin)
+{
+	const struct http_hdr *f;
+
+	if (!cfg.allowed_origins || origin < 0)
+		return 0;
+	if (origin > 0)
+		return 1;
+	f = http_header(r, "Sec-Fetch-Site");
+	return !f || (f->value_len == 11 && !memcmp(f->value, "same-origin", 11)) ||
+	    (f->value_len == 4 && !memcmp(f->value, "none", 4));
+}
+
+/*
+ * Finds the token and the channel the path asks for, percent-decoded into
+ * asked (cap bytes): *asked_len is its length, or -2 when the path names
+ * none.  The token in the path (/<channel>/<jwt>) wins; then, with the
+ * path /<channel> or /, an Authorization Bearer header, a
+ * Sec-WebSocket-Protocol "pgws" + token (upgrades), the pgws_token cookie
+ * (cookie_allowed); without any of those, /<jwt>.  *proto is set when
+ * an upgrade offered the pgws subprotocol.  Returns 0, or -1 after
+ * rejecting the request.
+ */
+static int find_token(struct conn *c, const struct http_req *r, int what,
+    int origin, const char **tok, size_t *toklen, char *asked, size_t cap,
+    long *asked_len, int *proto)
 {
 	const struct http_hdr *h = http_header(r, "Authorization");
 	struct http_seg seg[3];
-	int nseg, bearer;
+	const char *ot = NULL;
+	size_t on = 0;
+	int nseg, pr = 0;
 
 	/* One trailing slash is tolerated: "/chan/" is "/chan". */
 	nseg = http_target_split(r->target, r->target_len, seg, 3);
@@ -342,32 +465,56 @@ static int upgrade_token(struct conn *c, const struct http_req *r,
 		nseg--;
 	if (nseg > 2)
 		nseg = -1;
-	bearer = h && h->value_len > sizeof "Bearer " - 1 &&
-	    !strncasecmp(h->value, "Bearer ", sizeof "Bearer " - 1);
-	if (bearer) {
-		*tok = h->value + sizeof "Bearer " - 1;
-		*toklen = h->value_len - (sizeof "Bearer " - 1);
-		while (*toklen && **tok == ' ')
-			(*tok)++, (*toklen)--;
-		if (nseg > 1) {
-			reject(c, r, 400, "Path must be /<channel> or / with a Bearer token", NULL);
+	if (what == BR_UPGRADE) {
+		pr = http_ws_protocol(r, &ot, &on);
+		if (pr < 0) {
+			bridge_reject(c, r, what, 400, "Invalid Sec-WebSocket-Protocol", NULL);
 			return -1;
 		}
+		*proto = pr > 0;
+	}
+	if (nseg == 2) {
+		*tok = seg[1].p;
+		*toklen = seg[1].n;
+		nseg = 1;
 	} else {
-		if (nseg < 1) {
-			reject(c, r, 401, "Missing token", NULL);
-			return -1;
+		if (h && h->value_len > sizeof "Bearer " - 1 &&
+		    !strncasecmp(h->value, "Bearer ", sizeof "Bearer " - 1)) {
+			ot = h->value + sizeof "Bearer " - 1;
+			on = h->value_len - (sizeof "Bearer " - 1);
+			while (on && *ot == ' ')
+				ot++, on--;
+		} else if (pr != 2 && cookie_allowed(r, origin)) {
+			int k = http_cookie(r, "pgws_token", &ot, &on);
+			if (k < 0) {
+				bridge_reject(c, r, what, 400, "Invalid or repeated pgws_token cookie", NULL);
+				return -1;
+			}
 		}
-		*tok = seg[nseg - 1].p;
-		*toklen = seg[nseg - 1].n;
-		nseg--;         /* what is left names the channel */
+		if (ot) {
+			if (nseg < 0) {
+				bridge_reject(c, r, what, 400, "Path must be /<channel> or / "
+				    "when the token is not in it", NULL);
+				return -1;
+			}
+			*tok = ot;
+			*toklen = on;
+		} else {
+			if (nseg < 1) {
+				bridge_reject(c, r, what, 401, "Missing token", NULL);
+				return -1;
+			}
+			*tok = seg[0].p;
+			*toklen = seg[0].n;
+			nseg = 0;
+		}
 	}
 	*asked_len = nseg == 1 ?
 	    http_pct_decode(seg[0].p, seg[0].n, asked, cap) : -2;
 	if (*asked_len == -1 || *asked_len == 0 || (*asked_len > 0 &&
 	    ws_utf8(WS_UTF8_OK, (const unsigned char *)asked, (size_t)*asked_len)
 	    != WS_UTF8_OK)) {
-		reject(c, r, 400, "Invalid channel name in path", NULL);
+		bridge_reject(c, r, what, 400, "Invalid channel name in path", NULL);
 		return -1;
 	}
 	return 0;
@@ -375,7 +522,7 @@ static int upgrade_token(struct conn *c, const struct http_req *r,
 
 /* One allocation: session, channel table, claims and names; NULL when out
  * of memory.  The caller owns it (freed by bridge_end). */
-static struct session *session_new(const struct jwt_claims *cl)
+static struct session *session_new(const struct jwt_claims *cl, int kind)
 {
 	size_t names = 0;
 	for (size_t i = 0; i < cl->nchan; i++)
@@ -386,6 +533,7 @@ static struct session *session_new(const struct jwt_claims *cl)
 		return NULL;
 	char *p = (char *)s + hsz;
 	s->mode = cl->mode;
+	s->kind = kind;
 	s->nchan = (uint32_t)cl->nchan;
 	s->claims = p;
 	s->claims_len = cl->json_len;
@@ -401,48 +549,87 @@ static struct session *session_new(const struct jwt_claims *cl)
 	return s;
 }
 
-void bridge_upgrade(struct conn *c, const struct http_req *r)
+struct session *bridge_session(struct conn *c, const struct http_req *r,
+    int what, int *proto, double *exp_at)
 {
-	char accept[WS_ACCEPT_LEN + 1];
 	static char asked[8192];        /* a channel can be as long as a head */
+	static const int kinds[] = { SESS_WS, SESS_SSE, SESS_PUB };
 	long asked_len;
 	const char *tok;
 	size_t toklen;
 	struct jwt_claims cl;
 	struct session *s;
-	int e;
+	int e, origin = bridge_origin(c, r);
 
-	c->keepalive = 0;
-	if (upgrade_headers(c, r, accept) < 0 ||
-	    upgrade_token(c, r, &tok, &toklen, asked, sizeof asked, &asked_len) < 0)
-		return;
+	if (origin < 0) {
+		bridge_reject(c, r, what, 403, "Origin not allowed", NULL);
+		return NULL;
+	}
+	if (find_token(c, r, what, origin, &tok, &toklen, asked, sizeof asked,
+	    &asked_len, proto) < 0)
+		return NULL;
 	e = jwt_verify(tok, toklen, (size_t)cfg.max_token, &br.keys, srv.wall,
 	    br.jwt_work, br.jwt_work_cap, &cl);
 	if (e == JWT_OK)
 		e = jwt_grant(&cl, asked_len > 0 ? asked : NULL,
 		    asked_len > 0 ? (size_t)asked_len : 0);
 	if (e != JWT_OK) {
-		reject(c, r, jwt_status(e), cl.why ? cl.why : jwt_strerror(e), NULL);
-		return;
+		bridge_reject(c, r, what, jwt_status(e),
+		    cl.why ? cl.why : jwt_strerror(e), NULL);
+		return NULL;
 	}
-	if (!(s = session_new(&cl))) {
-		reject(c, r, 503, "Out of memory", NULL);
-		return;
+	if (what == BR_STREAM && !(cl.mode & JWT_MODE_R)) {
+		bridge_reject(c, r, what, 403, "Token mode does not allow reading", NULL);
+		return NULL;
 	}
+	if (what == BR_PUBLISH && !(cl.mode & JWT_MODE_W)) {
+		bridge_reject(c, r, what, 403, "Token mode does not allow writing", NULL);
+		return NULL;
+	}
+	if (!(s = session_new(&cl, kinds[what]))) {
+		bridge_reject(c, r, what, 503, "Out of memory", NULL);
+		return NULL;
+	}
+	*exp_at = cl.has_exp ? srv.now + (cl.exp - srv.wall) : 0;
+	return s;
+}
+
+/* Joins every granted channel of c's session as a reader; 0 or -1 (c
+ * closed, out of memory). */
+int bridge_join(struct conn *c)
+{
+	struct session *s = c->s;
+
+	for (uint32_t i = 0; i < s->nchan; i++)
+		if (chan_join(&srv.chans, s->chan[i].name, s->chan[i].len,
+		    conn_slot(c), &s->chan[i].mem) < 0) {
+			conn_close(c, "out of memory");
+			return -1;
+		}
+	return 0;
+}
+
+void bridge_upgrade(struct conn *c, const struct http_req *r)
+{
+	char accept[WS_ACCEPT_LEN + 1], target[256];
+	struct session *s;
+	double exp_at;
+	int proto = 0;
+
+	c->keepalive = 0;
+	if (upgrade_headers(c, r, accept) < 0 ||
+	    !(s = bridge_session(c, r, BR_UPGRADE, &proto, &exp_at)))
+		return;
 	c->s = s;
 	srv.nws++;          /* conn_close undoes this whenever c->s is set */
-	if (s->mode & JWT_MODE_R)
-		for (uint32_t i = 0; i < s->nchan; i++)
-			if (chan_join(&srv.chans, s->chan[i].name, s->chan[i].len,
-			    conn_slot(c), &s->chan[i].mem) < 0) {
-				conn_close(c, "out of memory");
-				return;
-			}
+	if ((s->mode & JWT_MODE_R) && bridge_join(c) < 0)
+		return;
 
 	char resp[256];
 	int n = snprintf(resp, sizeof resp,
 	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-	    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+	    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n", accept,
+	    proto ? "Sec-WebSocket-Protocol: pgws\r\n" : "");
 	struct msg *m = n > 0 && (size_t)n < sizeof resp ? msg_new((size_t)n) : NULL;
 	if (!m) {
 		conn_close(c, "out of memory");
@@ -461,16 +648,16 @@ void bridge_upgrade(struct conn *c, const struct http_req *r)
 	ws_dec_init(&c->dec, (uint64_t)cfg.max_message, 0);
 	c->last_rx = srv.now;
 	c->next_ping = srv.now + (double)cfg.ping_interval;
-	c->exp_at = cl.has_exp ? srv.now + (cl.exp - srv.wall) : 0;
-	log_msg(L_INFO, "%s \"GET %.*s/<token>\" 101 websocket mode=%s%s channels=%u",
-	    c->addr, tok > r->target && tok <= r->target + r->target_len ?
-	    (int)(tok - r->target - 1) : (int)(r->target_len > 200 ? 200 : r->target_len),
-	    r->target, s->mode & JWT_MODE_R ? "r" : "", s->mode & JWT_MODE_W ? "w" : "",
-	    s->nchan);
+	c->exp_at = exp_at;
+	http_log_target(r->target, r->target_len, target, sizeof target);
+	log_msg(L_INFO, "%s \"GET %s\" 101 websocket mode=%s%s channels=%u%s",
+	    c->addr, target, s->mode & JWT_MODE_R ? "r" : "",
+	    s->mode & JWT_MODE_W ? "w" : "", s->nchan,
+	    proto ? " subprotocol=pgws" : "");
 	int rc = conn_send(c, m);
 	msg_unref(m);
 	if (rc == 0 && cfg.meta_channel)
-		meta_event(c, "ConnectionOpen");
+		bridge_meta(c, "ConnectionOpen");
 }
 
 void bridge_input(struct conn *c, unsigned char *p, size_t len)
@@ -559,9 +746,12 @@ void bridge_end(struct conn *c)
 {
 	struct session *s = c->s;
 
-	srv.nws--;
-	if (cfg.meta_channel)
-		meta_event(c, "ConnectionClose");
+	if (s->kind == SESS_WS)
+		srv.nws--;
+	else if (s->kind == SESS_SSE)
+		srv.nsse--;
+	if (cfg.meta_channel && s->kind != SESS_PUB)
+		bridge_meta(c, "ConnectionClose");
 	for (uint32_t i = 0; i < s->nchan; i++)
 		chan_leave(&srv.chans, &s->chan[i].mem);
 	free(s);
@@ -599,7 +789,7 @@ int bridge_init(char *err, size_t errcap)
 	br.jwt_work_cap = jwt_work_size((size_t)cfg.max_token, br.keys.max_chan);
 	br.jwt_work = malloc(br.jwt_work_cap);
 	br.ping = msg_frame(WS_OP_PING, NULL, 0);
-	if (!br.jwt_work || !br.ping) {
+	if (!br.jwt_work || !br.ping || stream_init() < 0) {
 		snprintf(err, errcap, "out of memory");
 		return -1;
 	}
@@ -612,4 +802,5 @@ void bridge_fini(void)
 	free(br.jwt_work);
 	if (br.ping)
 		msg_unref(br.ping);
+	stream_fini();
 }

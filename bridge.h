@@ -18,6 +18,54 @@ int bridge_init(char *err, size_t errcap);
 /* Frees what bridge_init allocated. */
 void bridge_fini(void);
 
+/* What a request is after: bridge_session and bridge_reject count and log
+ * each kind apart. */
+enum { BR_UPGRADE, BR_STREAM, BR_PUBLISH };
+
+/*
+ * PGWS_ALLOWED_ORIGINS against r's Origin: 0 when there is no allowlist
+ * or no Origin, 1 for a listed origin (c->cors then holds its CORS
+ * header lines), -1 for any other origin.
+ */
+int bridge_origin(struct conn *c, const struct http_req *r);
+
+/*
+ * The session r's token grants, for a request of kind what: the origin
+ * checked, the token found (path, Authorization, subprotocol, cookie),
+ * verified and granted, the mode checked (r for a stream, w for a
+ * publish).  Sets *proto when an upgrade offered the pgws subprotocol and
+ * *exp_at to the monotonic instant of the token's exp (0 none).  Returns
+ * the session (the caller owns it, c->s), or NULL after answering the
+ * refusal.
+ */
+struct session *bridge_session(struct conn *c, const struct http_req *r,
+    int what, int *proto, double *exp_at);
+
+/* Joins every channel of c->s as a reader; 0, or -1 when c was closed. */
+int bridge_join(struct conn *c);
+
+/* extra (may be NULL) followed by c's CORS header lines, in a new string
+ * the caller frees; NULL when out of memory. */
+char *bridge_headers(const struct conn *c, const char *extra);
+
+/* Answers a refused request (status, reason as text/plain, extra header
+ * lines or NULL), counted and logged by kind; c closes after it. */
+void bridge_reject(struct conn *c, const struct http_req *r, int what,
+    int status, const char *why, const char *extra);
+
+/*
+ * The envelope of SPEC section 3 into out (cap bytes): its length, or -1
+ * when it does not fit.  *at (when not NULL) gets its
+ * message_delivered_at in microseconds.
+ */
+long bridge_envelope(char *out, size_t cap, const char *event,
+    const char *ch, size_t chlen, const char *payload, size_t plen,
+    const struct session *s, long long *at);
+
+/* Publishes a meta event (ConnectionOpen, ConnectionClose) for c's
+ * session when PGWS_META_CHANNEL is set. */
+void bridge_meta(struct conn *c, const char *event);
+
 /* Answers an upgrade request on c: 101 and a websocket, or a rejection. */
 void bridge_upgrade(struct conn *c, const struct http_req *r);
 

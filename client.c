@@ -84,6 +84,7 @@ struct cl {
 	struct url u;
 	char **hdr;             /* --header values, in argv */
 	int nhdr;
+	const char *ptoken;     /* --protocol-token, in argv, else NULL */
 	long count;             /* --count, 0 none */
 	double timeout;         /* --timeout, 0 none */
 
@@ -250,13 +251,17 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: pgws client [--count N] [--timeout S] [--header 'Name: value']...\n"
-	    "                   [--cacert FILE] ws[s]://host[:port]/path\n"
+	    "                   [--protocol-token JWT] [--cacert FILE]\n"
+	    "                   ws[s]://host[:port]/path\n"
 	    "Sends each line of standard input as a text message and prints each\n"
 	    "message received as a line.  At the end of standard input it closes\n"
 	    "with 1000, unless --count is given: then it waits for N messages.\n"
 	    "  --count N      exit 0 after N messages were received\n"
 	    "  --timeout S    give up after S seconds in all (exit 4)\n"
 	    "  --header H     add a request header, e.g. 'Authorization: Bearer ...'\n"
+	    "  --protocol-token JWT\n"
+	    "                 send the token as 'Sec-WebSocket-Protocol: pgws, JWT',\n"
+	    "                 as a browser does, instead of in the URL\n"
 	    "  --cacert FILE  CA certificates (PEM) the server's certificate must\n"
 	    "                 chain to; required for wss://\n"
 	    "Exit: 0 normal close or --count reached, 1 other close code (printed\n"
@@ -387,6 +392,24 @@ static int header_ok(const char *h)
 	return 0;
 }
 
+/*
+ * Checks a --protocol-token value: one Sec-WebSocket-Protocol element, so
+ * only token characters (RFC 9110 tchar), which every JWT is made of.
+ * Returns 0 or -1.
+ */
+static int ptoken_ok(const char *t)
+{
+	static const char other[] = "!#$%&'*+-.^_`|~";
+
+	if (!*t)
+		return -1;
+	for (; *t; t++)
+		if (!((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'z') ||
+		    (*t >= 'A' && *t <= 'Z') || strchr(other, *t)))
+			return -1;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Handshake                                                           */
 
@@ -414,6 +437,11 @@ static int request_put(struct cl *c)
 	e |= ob_puts(o, c->key);
 	e |= ob_puts(o, "\r\nSec-WebSocket-Version: 13\r\n"
 	    "User-Agent: pgws-client\r\n");
+	if (c->ptoken) {
+		e |= ob_puts(o, "Sec-WebSocket-Protocol: pgws, ");
+		e |= ob_puts(o, c->ptoken);
+		e |= ob_puts(o, "\r\n");
+	}
 	for (int i = 0; i < c->nhdr; i++) {
 		e |= ob_puts(o, c->hdr[i]);
 		e |= ob_puts(o, "\r\n");
@@ -587,6 +615,18 @@ static int head_done(struct cl *c)
 	if (!head_get(h, n, "Sec-WebSocket-Accept", &v, &vn) ||
 	    vn != WS_ACCEPT_LEN || memcmp(v, want, vn)) {
 		fprintf(stderr, "pgws client: handshake failed: wrong Sec-WebSocket-Accept\n");
+		return ST_CONNECT;
+	}
+	/*
+	 * RFC 6455 section 4.1: the subprotocol chosen must be one offered;
+	 * with --protocol-token a server that chose none ignored the token.
+	 */
+	if (!head_get(h, n, "Sec-WebSocket-Protocol", &v, &vn))
+		vn = 0;
+	if (c->ptoken ? vn != 4 || memcmp(v, "pgws", 4) : vn != 0) {
+		fprintf(stderr, "pgws client: handshake failed: %s\n", c->ptoken ?
+		    "the server did not choose the pgws subprotocol" :
+		    "unrequested subprotocol");
 		return ST_CONNECT;
 	}
 	/* We offered no extension, so a server that uses one is broken. */
@@ -1061,6 +1101,12 @@ int client_main(int argc, char **argv)
 				goto out;
 			}
 			c->hdr[c->nhdr++] = argv[++i];
+		} else if (!strcmp(a, "--protocol-token") && v) {
+			if (ptoken_ok(v) < 0) {
+				fprintf(stderr, "pgws client: --protocol-token takes a JWT\n");
+				goto out;
+			}
+			c->ptoken = argv[++i];
 		} else if (!strcmp(a, "--cacert") && v) {
 			cacert = argv[++i];
 		} else if (a[0] == '-' && a[1]) {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "http.h"
 #include "log.h"
 
 #ifndef PGWS_VERSION
@@ -74,6 +75,9 @@ static const struct var vars[] = {
 	  "database connection attempts at start-up (back-off 1 s .. 32 s)" },
 	{ "PGWS_CHECK_LISTENER_INTERVAL", "0", V_INT, &cfg.check_interval, 0,
 	  86400000, "ms; >0: supervise and re-establish the listener; 0: exit 1 when it dies" },
+	{ "PGWS_ALLOWED_ORIGINS", NULL, V_STR, &cfg.allowed_origins, 0, 0,
+	  "origins (scheme://host[:port], comma-separated) whose pages may\n"
+	  "      connect; others get 403; also enables the pgws_token cookie" },
 	{ "PGWS_CERTIFICATE_FILE", NULL, V_STR, &cfg.cert_file, 0, 0,
 	  "PEM certificate chain (with PGWS_KEY_FILE: serve TLS)" },
 	{ "PGWS_KEY_FILE", NULL, V_STR, &cfg.key_file, 0, 0,
@@ -232,6 +236,14 @@ void config_load(void)
 		    strcmp(EV_DEFAULT, "poll") ? "epoll or poll" : "poll");
 	if (cfg.meta_channel && !*cfg.meta_channel)
 		cfg.meta_channel = NULL;
+	if (cfg.allowed_origins && !*cfg.allowed_origins)
+		cfg.allowed_origins = NULL;
+	if (cfg.allowed_origins) {
+		char err[256];
+		if (http_origins_check(cfg.allowed_origins,
+		    strlen(cfg.allowed_origins), err, sizeof err) < 0)
+			die("PGWS_ALLOWED_ORIGINS: %s", err);
+	}
 	if (cfg.root_path) {
 		struct stat st;
 		if (stat(cfg.root_path, &st) || !S_ISDIR(st.st_mode))
@@ -286,11 +298,13 @@ void config_usage(FILE *f)
 	    "                  [--claim KEY=VALUE]... [--alg HS256|HS384|HS512]\n"
 	    "                            print a token signed with PGWS_JWT_SECRET\n"
 	    "       pgws client [--count N] [--timeout S] [--header 'Name: value']...\n"
-	    "                  [--cacert FILE] URL\n"
+	    "                  [--protocol-token JWT] [--cacert FILE] URL\n"
 	    "                            websocket client: stdin lines out, messages in\n"
 	    "       pgws --help | --version\n"
 	    "\n"
-	    "Clients connect to ws://HOST:PORT/<channel>/<jwt> or /<jwt>.\n"
+	    "Clients connect to ws://HOST:PORT/<channel>/<jwt> or /<jwt>; the same\n"
+	    "URLs stream Server-Sent Events (GET, Accept: text/event-stream) and\n"
+	    "publish the body of a POST.\n"
 	    "\n"
 	    "environment (default in brackets):\n", PGWS_VERSION);
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)

@@ -26,6 +26,7 @@ struct config {
 	char *listen_channel;
 	char *meta_channel;     /* NULL when unset or empty */
 	char *root_path;        /* realpath() of PGWS_ROOT_PATH, or NULL */
+	char *allowed_origins;  /* PGWS_ALLOWED_ORIGINS, checked; NULL when unset */
 	long pool_size;
 	long retries;
 	long check_interval;

@@ -20,7 +20,9 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "publish.h"
 #include "serve.h"
+#include "stream.h"
 #include "tls.h"
 
 struct server srv;
@@ -301,6 +303,26 @@ static void read_rounds(struct conn *c)
 			bridge_input(c, rbuf, (size_t)n);
 			if ((size_t)n < sizeof rbuf)
 				return;
+		} else if (c->state == CS_BODY) {
+			/* Never past the body: what follows is the next request. */
+			size_t want = c->body_len - c->msg_len;
+			ssize_t n = io_read(c, rbuf, want < sizeof rbuf ? want : sizeof rbuf);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				conn_close(c, NULL);
+				return;
+			}
+			if (n < 0)
+				return;
+			publish_input(c, rbuf, (size_t)n);
+		} else if (c->state == CS_SSE) {
+			/* A stream's client has nothing to say; only its end counts. */
+			ssize_t n = io_read(c, rbuf, sizeof rbuf);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				conn_close(c, NULL);
+				return;
+			}
+			if (n < 0)
+				return;
 		} else {
 			return;
 		}
@@ -340,6 +362,8 @@ void conn_reap(void)
 		free(c->oq);
 		free(c->in);
 		free(c->msg);
+		free(c->cors);
+		c->cors = NULL;
 		if (c->file_fd >= 0)
 			close(c->file_fd);
 		if (c->tls) {
@@ -415,7 +439,10 @@ double conn_due(const struct conn *c)
 	case CS_FILE:
 	case CS_CLOSING:
 	case CS_DRAIN:
+	case CS_BODY:
 		return c->deadline;
+	case CS_SSE:
+		return stream_due(c);
 	case CS_WS: {
 		double t = c->next_ping;
 		double d = c->last_rx + 2.0 * (double)cfg.ping_interval;
@@ -438,6 +465,8 @@ double conn_timers(struct conn *c)
 		return due < 0 ? -1 : due - srv.now;
 	if (c->state == CS_WS) {
 		bridge_timers(c);
+	} else if (c->state == CS_SSE) {
+		stream_timers(c);
 	} else {
 		srv.st.timeouts++;
 		log_msg(L_DEBUG, "%s: timed out", c->addr);

@@ -40,6 +40,9 @@ enum conn_state {
 	CS_WS,          /* websocket open */
 	CS_CLOSING,     /* we sent a close frame; waiting for the peer's */
 	CS_DRAIN,       /* flush what is queued, then close the socket */
+	CS_SSE,         /* a Server-Sent Events stream (stream.c) */
+	CS_BODY,        /* reading the body of a publish request (publish.c) */
+	CS_PUB,         /* a publish waits for PostgreSQL's answer */
 	CS_DEAD         /* marked by conn_close; the loop reaps it this turn */
 };
 
@@ -48,9 +51,14 @@ struct outref {
 	uint32_t off;
 };
 
-/* What an accepted token granted; one allocation per websocket. */
+/* What a session is for; conn_close ends each kind its own way. */
+enum session_kind { SESS_WS, SESS_SSE, SESS_PUB };
+
+/* What an accepted token granted; one allocation per websocket, stream
+ * or publish request. */
 struct session {
 	int mode;               /* JWT_MODE_R | JWT_MODE_W */
+	int kind;               /* enum session_kind */
 	uint32_t nchan;
 	size_t claims_len;
 	char *claims;           /* the token's claims object, verbatim */
@@ -82,6 +90,11 @@ struct conn {
 	struct outref *oq;      /* ring of queued output */
 	uint32_t oq_cap, oq_head, oq_n;
 	size_t out_bytes;
+	uint32_t body_len;      /* CS_BODY: the request body's length (in c->msg) */
+	uint32_t pub_wait;      /* CS_PUB: NOTIFYs not yet answered */
+	int pub_failed;         /* CS_PUB: one of them failed */
+	long long pub_stamp;    /* message_delivered_at of the first, in µs */
+	char *cors;             /* CORS header lines for a listed Origin, or NULL */
 	int file_fd;
 	off_t file_off, file_end;
 	struct session *s;
@@ -95,7 +108,8 @@ struct stats {
 	unsigned long long accepted, refused_full, ws_opened, ws_rejected,
 	    rej_401, rej_403, rej_400, rej_426, rej_503, http_requests,
 	    msgs_in, msgs_in_dropped, msgs_out, notifies, notifies_unrouted,
-	    slow_dropped, publish_failed, timeouts;
+	    slow_dropped, publish_failed, timeouts,
+	    sse_opened, sse_rejected, sse_events, pub_status[10];
 };
 
 /* The connection table and what the modules of the server share. */
@@ -103,6 +117,7 @@ struct server {
 	struct conn *conns;     /* cfg.max_connections slots */
 	int hiwater;            /* no slot at or above this was ever used */
 	int nactive, nws;       /* open connections, open websockets */
+	int nsse;               /* open Server-Sent Events streams */
 	int *free_slots, nfree;
 	int *dirty, ndirty;     /* touched this turn: flush and re-arm */
 	int *dead, ndead;       /* marked by conn_close: reap this turn */

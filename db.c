@@ -48,6 +48,7 @@ enum cstate {
 struct msg {
 	uint64_t tag;
 	int len;
+	int ack;            /* report DB_EV_PUBLISHED once committed */
 	char data[];
 };
 
@@ -509,8 +510,12 @@ batch_done(struct dconn *c)
 	c->inflight = 0;
 	if (!c->berr) {
 		db.st.published += k;
-		while (k--)
-			free(q_pop(c));
+		while (k--) {
+			struct msg *m = q_pop(c);
+			if (m->ack)
+				push_event(DB_EV_PUBLISHED, m->tag, "", 0);
+			free(m);
+		}
 		return;
 	}
 	if (k > 1 && c->solo == 0) {
@@ -908,8 +913,9 @@ db_timeout(double now)
 	return best > now ? best - now : 0;
 }
 
-int
-db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len)
+static int
+enqueue(uint64_t tag, unsigned affinity, const char *payload, size_t len,
+    int ack)
 {
 	struct dconn *c;
 	struct msg *m;
@@ -925,11 +931,24 @@ db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len)
 		return -1;
 	m->tag = tag;
 	m->len = (int)len;
+	m->ack = ack;
 	memcpy(m->data, payload, len);
 	c->q[(c->qhead + c->qlen) % c->qcap] = m;
 	c->qlen++;
 	db.qbytes += len;
 	return 0;
+}
+
+int
+db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len)
+{
+	return enqueue(tag, affinity, payload, len, 0);
+}
+
+int
+db_publish_ack(uint64_t tag, unsigned affinity, const char *payload, size_t len)
+{
+	return enqueue(tag, affinity, payload, len, 1);
 }
 
 int

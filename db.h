@@ -30,13 +30,14 @@ enum db_event_kind {
 	DB_EV_NOTIFY,           /* data[0..len): a payload on the listen channel */
 	DB_EV_LISTENER_DOWN,    /* the listener was lost */
 	DB_EV_LISTENER_UP,      /* the listener is back and LISTENing again */
-	DB_EV_PUBLISH_FAILED    /* the db_publish of tag will never be published;
+	DB_EV_PUBLISH_FAILED,   /* the db_publish of tag will never be published;
 	                           data: a short reason */
+	DB_EV_PUBLISHED         /* the db_publish_ack of tag was committed */
 };
 
 struct db_event {
 	enum db_event_kind kind;
-	uint64_t tag;           /* DB_EV_PUBLISH_FAILED: db_publish's tag */
+	uint64_t tag;           /* DB_EV_PUBLISH_FAILED, DB_EV_PUBLISHED: the tag */
 	const char *data;       /* NUL-terminated; owned by db, valid until the
 	                           next db_next, db_process or db_shutdown */
 	size_t len;             /* bytes of data before the NUL */
@@ -95,6 +96,15 @@ double db_timeout(double now);
  * does not sleep.
  */
 int db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len);
+
+/*
+ * db_publish, and once PostgreSQL has committed the NOTIFY a
+ * DB_EV_PUBLISHED event reports tag (or DB_EV_PUBLISH_FAILED, as above):
+ * for a sender that answers only after the acknowledgement (an HTTP
+ * publish).  Plain db_publish reports no success, so websocket messages
+ * cost no event each.
+ */
+int db_publish_ack(uint64_t tag, unsigned affinity, const char *payload, size_t len);
 
 /* Returns 1 when the listener connection is up and LISTENing, else 0. */
 int db_listener_up(void);

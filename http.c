@@ -336,6 +336,78 @@ http_header_has_token(const struct http_req *r, const char *name,
 	return 0;
 }
 
+/*
+ * 1 when the Accept element v[s..e) (SP/HTAB trimmed already) names type
+ * and does not carry q=0: the media range ends at the first ';', then
+ * parameters "name=value" split at ';'.
+ */
+static int
+accept_elem(const char *v, size_t s, size_t e, const char *type)
+{
+	size_t m = s, p, q, k;
+
+	while (m < e && v[m] != ';')
+		m++;
+	k = m;
+	while (k > s && (v[k - 1] == ' ' || v[k - 1] == '\t'))
+		k--;
+	if (!eq_nocase(v + s, k - s, type))
+		return 0;
+	for (p = m; p < e; p = q) {
+		p++;            /* past the ';' */
+		q = p;
+		while (q < e && v[q] != ';')
+			q++;
+		while (p < q && (v[p] == ' ' || v[p] == '\t'))
+			p++;
+		if (q - p < 2 || lower((unsigned char)v[p]) != 'q' || v[p + 1] != '=')
+			continue;
+		/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) */
+		k = p + 2;
+		if (k < q && v[k] == '0') {
+			k++;
+			if (k < q && v[k] == '.')
+				k++;
+			while (k < q && v[k] == '0')
+				k++;
+			while (k < q && (v[k] == ' ' || v[k] == '\t'))
+				k++;
+			if (k == q)
+				return 0;       /* q=0: not acceptable */
+		}
+	}
+	return 1;
+}
+
+int
+http_accepts(const struct http_req *r, const char *type)
+{
+	const struct http_hdr *h;
+	const char *v;
+	size_t k, i, c, s, e;
+
+	for (k = 0; k < r->nhdr; k++) {
+		h = &r->hdr[k];
+		if (!eq_nocase(h->name, h->name_len, "Accept"))
+			continue;
+		v = h->value;
+		for (i = 0; i <= h->value_len; i = c + 1) {
+			c = i;
+			while (c < h->value_len && v[c] != ',')
+				c++;
+			s = i;
+			e = c;
+			while (s < e && (v[s] == ' ' || v[s] == '\t'))
+				s++;
+			while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+				e--;
+			if (accept_elem(v, s, e, type))
+				return 1;
+		}
+	}
+	return 0;
+}
+
 static int
 hexval(unsigned char c)
 {
@@ -1052,8 +1124,10 @@ opens_object(const char *t, size_t end, size_t j)
 
 /*
  * Length in t of the token-like run at t[i]: a maximal run of run_char()
- * characters in which, from any character followed by at least two more
- * dots, base64url decodes to text starting with '{' (opens_object()).
+ * characters in which, from any character followed by at least one more
+ * dot, base64url decodes to text starting with '{' (opens_object()).
+ * One dot is enough: a token cut short or without its signature
+ * (header.claims, "alg":"none" attempts) still shows claims.
  * Any start, not only a part's first character, so that a token with
  * bytes glued before it ("/chat/x<jwt>") is still caught.  Returns 0 when
  * the run at i is not one; *end is set to where the run ends either way
@@ -1068,9 +1142,9 @@ token_run(const char *t, size_t n, size_t i, size_t *end)
 	for (j = i; j < n && (c = run_char(t, n, j, &adv)) >= 0; j += adv)
 		dots += c == '.';
 	*end = j;
-	if (dots < 2)
+	if (dots < 1)
 		return 0;
-	for (j = i; j < *end && dots - seen >= 2; j += adv) {
+	for (j = i; j < *end && dots - seen >= 1; j += adv) {
 		c = run_char(t, *end, j, &adv);
 		if (c == '.')
 			seen++;

@@ -80,6 +80,17 @@ int http_header_has_token(const struct http_req *r, const char *name,
     const char *token);
 
 /*
+ * Returns 1 if an Accept field of r (every one; comma lists) names the
+ * media type type (NUL-terminated, e.g. "text/event-stream") exactly,
+ * case-insensitively, parameters aside, and not with q=0; else 0.
+ * Wildcard ranges (any type, any text type) do not count: a stream is only
+ * for clients that ask for one.  Commas inside quoted parameter values
+ * are not special-cased (they split the element, which then fails to
+ * match, never matches wrongly).
+ */
+int http_accepts(const struct http_req *r, const char *type);
+
+/*
  * Percent-decodes in[0..n) into the caller's out of cap bytes (no NUL is
  * written); returns the decoded length, or -1 for a malformed escape ("%",
  * "%4", "%zz"), a NUL byte in the output, or output longer than cap.  '+'
@@ -217,8 +228,9 @@ size_t http_log_escape(const char *s, size_t n, char *out, size_t cap);
  * Like http_log_escape(), with every token-like run of the request-target
  * t[0..n) first replaced by "<token>": a maximal run of base64url bytes,
  * '.' and %XX escapes of those, in which base64url decoding from some
- * character with at least two dots after it gives text starting (after
- * JSON whitespace) with '{', as a JWT's header does.  Covers
+ * character with at least one dot after it gives text starting (after
+ * JSON whitespace) with '{', as a JWT's header does (so header.claims
+ * without a signature is hidden too).  Covers
  * /<channel>/<jwt>, /<jwt>, a trailing '/', queries, and a token with
  * bytes glued before it; "jquery.min.js" stays as it is.
  */

@@ -243,7 +243,8 @@ static short conn_events(const struct conn *c)
 {
 	short ev = 0;
 
-	if (c->state == CS_HTTP || c->state == CS_WS || c->state == CS_CLOSING)
+	if (c->state == CS_HTTP || c->state == CS_WS || c->state == CS_CLOSING ||
+	    c->state == CS_SSE || c->state == CS_BODY)
 		ev |= POLLIN;
 	if (c->want_out || c->oq_n || c->state == CS_FILE)
 		ev |= POLLOUT;

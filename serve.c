@@ -18,7 +18,9 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "publish.h"
 #include "serve.h"
+#include "stream.h"
 
 /* Compares a slice with a string literal; the compiler counts its length. */
 #define SLICE_IS(p, n, lit) ((n) == sizeof(lit) - 1 && !memcmp((p), (lit), sizeof(lit) - 1))
@@ -82,19 +84,11 @@ void serve_respond(struct conn *c, const struct http_req *r, int status,
 		memcpy(m->data + h, body, bl);
 	srv.st.http_requests++;
 	if (r) {
-		/*
-		 * A websocket path may end in a token: log only what precedes
-		 * its last segment, so tokens never reach the log.
-		 */
-		size_t tl = r->target_len > 200 ? 200 : r->target_len;
-		const char *redacted = "";
-		if (http_header(r, "Upgrade")) {
-			while (tl && r->target[tl - 1] != '/')
-				tl--;
-			redacted = "<token>";
-		}
-		log_msg(L_INFO, "%s \"%.*s %.*s%s\" %d %zu %.3fms", c->addr,
-		    (int)r->method_len, r->method, (int)tl, r->target, redacted,
+		/* Any path may hold a token, whatever the request: redacted. */
+		char target[256];
+		http_log_target(r->target, r->target_len, target, sizeof target);
+		log_msg(L_INFO, "%s \"%.*s %s\" %d %zu %.3fms", c->addr,
+		    (int)r->method_len, r->method, target,
 		    status, SLICE_IS(r->method, r->method_len, "HEAD") ?
 		    (size_t)0 : blen, (srv.now - c->t0) * 1000);
 	}
@@ -132,8 +126,22 @@ static void serve_health(struct conn *c, const struct http_req *r, int head)
 static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 {
 	struct db_stats d;
-	size_t n;
+	size_t n, k;
+	char pub[1024];
 	db_get_stats(&d);
+	/* Publish answers by status: the codes publish.c knows, then "other". */
+	k = (size_t)snprintf(pub, sizeof pub,
+	    "# TYPE pgws_http_publish_total counter\n");
+	for (int i = 0; i <= PUB_NCODES && k < sizeof pub; i++) {
+		char code[16];
+		if (i < PUB_NCODES)
+			snprintf(code, sizeof code, "%d", publish_codes[i]);
+		else
+			snprintf(code, sizeof code, "other");
+		k += (size_t)snprintf(pub + k, sizeof pub - k,
+		    "pgws_http_publish_total{code=\"%s\"} %llu\n", code,
+		    srv.st.pub_status[i]);
+	}
 	char *body = aprintf(&n,
 	    "# TYPE pgws_websockets gauge\npgws_websockets %d\n"
 	    "# TYPE pgws_connections gauge\npgws_connections %d\n"
@@ -173,14 +181,21 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 	    "pgws_listener_reconnects_total %llu\n"
 	    "# TYPE pgws_listener_up gauge\npgws_listener_up %d\n"
 	    "# TYPE pgws_notification_queue_usage gauge\n"
-	    "pgws_notification_queue_usage %g\n",
+	    "pgws_notification_queue_usage %g\n"
+	    "# TYPE pgws_sse_streams gauge\npgws_sse_streams %d\n"
+	    "# TYPE pgws_sse_streams_opened_total counter\n"
+	    "pgws_sse_streams_opened_total %llu\n"
+	    "# TYPE pgws_sse_rejected_total counter\npgws_sse_rejected_total %llu\n"
+	    "# TYPE pgws_sse_events_total counter\npgws_sse_events_total %llu\n"
+	    "%s",
 	    srv.nws, srv.nactive, srv.chans.n, srv.st.accepted, srv.st.refused_full, srv.st.ws_opened,
 	    srv.st.rej_400, srv.st.rej_401, srv.st.rej_403, srv.st.rej_426,
 	    srv.st.rej_503, srv.st.http_requests,
 	    srv.st.msgs_in, srv.st.msgs_in_dropped, srv.st.msgs_out, srv.st.notifies,
 	    srv.st.notifies_unrouted, d.published, d.publish_failed + srv.st.publish_failed,
 	    d.queued, srv.st.slow_dropped, srv.st.timeouts, d.listener_reconnects,
-	    db_listener_up(), d.queue_usage);
+	    db_listener_up(), d.queue_usage, srv.nsse, srv.st.sse_opened,
+	    srv.st.sse_rejected, srv.st.sse_events, pub);
 	if (!body) {
 		conn_close(c, "out of memory");
 		return;
@@ -246,6 +261,40 @@ static void serve_file(struct conn *c, const struct http_req *r, int head)
 	c->state = CS_FILE;
 }
 
+/*
+ * OPTIONS: the CORS preflight of a page of a listed origin, answered with
+ * what it may send (PGWS_ALLOWED_ORIGINS); 403 for another origin, and
+ * without an allowlist OPTIONS is a method like any other (405).
+ */
+static void serve_preflight(struct conn *c, const struct http_req *r)
+{
+	char *hdrs;
+	int o = bridge_origin(c, r);
+
+	if (o < 0) {
+		c->keepalive = 0;
+		serve_text(c, r, 403, "Origin not allowed\n", NULL);
+		return;
+	}
+	if (o == 0) {
+		c->keepalive = 0;
+		serve_text(c, r, 405, "Method Not Allowed\n",
+		    "Allow: GET, HEAD, POST\r\n");
+		return;
+	}
+	hdrs = bridge_headers(c, "Access-Control-Allow-Methods: GET, POST, "
+	    "OPTIONS\r\nAccess-Control-Allow-Headers: Authorization, "
+	    "Content-Type, Last-Event-ID\r\nAccess-Control-Max-Age: 600\r\n");
+	free(c->cors);
+	c->cors = NULL;
+	if (!hdrs) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	serve_respond(c, r, 204, NULL, hdrs, NULL, 0, 0);
+	free(hdrs);
+}
+
 /* Parses and answers the request heads buffered in c->in. */
 void serve_input(struct conn *c)
 {
@@ -283,30 +332,44 @@ void serve_input(struct conn *c)
 		c->keepalive = r.minor == 1 ?
 		    !http_header_has_token(&r, "Connection", "close") :
 		    http_header_has_token(&r, "Connection", "keep-alive");
-		/* No request bodies here; never try to read past one. */
-		const struct http_hdr *cl = http_header(&r, "Content-Length");
-		if (http_header(&r, "Transfer-Encoding") ||
-		    (cl && !(cl->value_len == 1 && cl->value[0] == '0')))
-			c->keepalive = 0;
-
 		int is_get = SLICE_IS(r.method, r.method_len, "GET");
 		int is_head = SLICE_IS(r.method, r.method_len, "HEAD");
+		int is_post = SLICE_IS(r.method, r.method_len, "POST");
+		/* Bodies are only read for a publish; never read past another. */
+		const struct http_hdr *cl = http_header(&r, "Content-Length");
+		if (!is_post && (http_header(&r, "Transfer-Encoding") ||
+		    (cl && !(cl->value_len == 1 && cl->value[0] == '0'))))
+			c->keepalive = 0;
+
 		if (http_header_has_token(&r, "Upgrade", "websocket")) {
 			bridge_upgrade(c, &r);
+		} else if (is_post) {
+			publish_start(c, &r);
+		} else if (SLICE_IS(r.method, r.method_len, "OPTIONS")) {
+			serve_preflight(c, &r);
 		} else if (!is_get && !is_head) {
 			c->keepalive = 0;
 			serve_text(c, &r, 405, "Method Not Allowed\n",
-			    "Allow: GET, HEAD\r\n");
+			    "Allow: GET, HEAD, POST\r\n");
 		} else if (SLICE_IS(r.target, r.target_len, "/health")) {
 			serve_health(c, &r, is_head);
 		} else if (SLICE_IS(r.target, r.target_len, "/metrics")) {
 			serve_metrics(c, &r, is_head);
+		} else if (is_get && http_accepts(&r, "text/event-stream")) {
+			stream_open(c, &r);
 		} else {
 			serve_file(c, &r, is_head);
 		}
 		/* Keep what follows the head: pipelined requests or frames. */
 		memmove(c->in, c->in + n, c->in_len - (uint32_t)n);
 		c->in_len -= (uint32_t)n;
+		if (c->state == CS_BODY) {
+			/* The body, or what came of it, follows the head. */
+			publish_take(c);
+			if (c->state != CS_HTTP)
+				break;
+			continue;
+		}
 		if (c->state == CS_WS && c->in_len) {
 			/* Frames sent right behind the upgrade: fed from the
 			 * request buffer itself, which c no longer owns. */

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the field readers of http.c that pgws applies to a
  * parsed request head: http_body_length(), http_expect(),
- * http_ws_protocol() and http_cookie().  The input is a request head; when
+ * http_ws_protocol(), http_cookie() and http_accepts().  The input is a request head; when
  * http_parse() accepts it, each reader is compared with a plain reference
  * written here that first joins every field of the name into one string,
  * and their promises are checked (slices inside the head, a body length
@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../http.c"
 
@@ -183,6 +184,61 @@ check_body(const struct http_req *r, size_t max)
 		abort();
 }
 
+/* Text of s without surrounding SP/HTAB, in place. */
+static char *
+strip(char *s)
+{
+	size_t n;
+
+	s += strspn(s, " \t");
+	n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* http_accepts() by string functions over the joined Accept fields. */
+static int
+ref_accepts(const struct http_req *r, const char *type)
+{
+	int count, yes = 0;
+	char *v = joined(r, "Accept", ',', &count), *el = v, *next;
+
+	for (; el && !yes; el = next) {
+		char *par, *media;
+		next = strchr(el, ',');
+		if (next)
+			*next++ = '\0';
+		par = strchr(el, ';');
+		if (par)
+			*par++ = '\0';
+		media = strip(el);
+		if (strlen(media) != strlen(type) || strncasecmp(media, type, strlen(type)))
+			continue;
+		yes = 1;
+		while (par) {
+			char *p = par, *q;
+			par = strchr(par, ';');
+			if (par)
+				*par++ = '\0';
+			p += strspn(p, " \t");
+			if ((p[0] != 'q' && p[0] != 'Q') || p[1] != '=')
+				continue;
+			q = strip(p + 2);
+			if (q[0] != '0')
+				continue;
+			q++;
+			if (*q == '.')
+				q++;
+			q += strspn(q, "0");
+			if (!*q)
+				yes = 0;
+		}
+	}
+	free(v);
+	return yes;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -241,5 +297,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (val != NULL || vn != 0)
 		abort();
 	free(rval);
+
+	if (http_accepts(&r, "text/event-stream") != ref_accepts(&r, "text/event-stream"))
+		abort();
 	return 0;
 }

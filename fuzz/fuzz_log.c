@@ -146,7 +146,7 @@ check_mode(int redact, const char *t, size_t n, size_t cap0)
 				} else
 					part++;
 			}
-			if (bad || dots != 2 || !part ||
+			if (bad || (dots != 1 && dots != 2) || !part ||
 			    memcmp(t + s, "eyJ", 3) != 0)
 				continue;
 			for (k = s; t[k] != '.'; k++)

@@ -11,8 +11,9 @@
  *                                after one more notification (printed)
  *
  * Publishing modes print "failed <tag> <why>" per failure and end with
- * "done published=P failed=F" once nothing is pending.  Environment:
- * DB_CHANNEL, DB_POOL, DB_RETRIES, DB_CHECK_MS, DB_BATCH, DB_DEADLINE
+ * "done published=P failed=F" once nothing is pending; with DB_ACK set
+ * they publish with db_publish_ack and print "acked <tag>" for each
+ * DB_EV_PUBLISHED.  Environment: DB_ACK, DB_CHANNEL, DB_POOL, DB_RETRIES, DB_CHECK_MS, DB_BATCH, DB_DEADLINE
  * (seconds before giving up, default 30, exit 3), DB_UNTIL (listen: also
  * stop after this payload).
  */
@@ -113,6 +114,9 @@ drain_events(void)
 		case DB_EV_PUBLISH_FAILED:
 			on_publish_failed(ev.tag, ev.data);
 			break;
+		case DB_EV_PUBLISHED:
+			printf("acked %llu\n", (unsigned long long)ev.tag);
+			break;
 		}
 	}
 }
@@ -120,7 +124,7 @@ drain_events(void)
 static int
 publish(uint64_t tag, const char *p, size_t len)
 {
-	if (db_publish(tag, 0, p, len) < 0) {
+	if ((getenv("DB_ACK") ? db_publish_ack : db_publish)(tag, 0, p, len) < 0) {
 		printf("failed %llu queue full\n", (unsigned long long)tag);
 		failed++;
 		return -1;

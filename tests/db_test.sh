@@ -241,6 +241,26 @@ else
 	bad "pool reconnect (rc $rc/$prc)" "$T/k8.out" "$T/l8.out" "$T/p8.out" "$T/p8.err"
 fi
 
+# 9b. db_publish_ack: every committed message is acknowledged by tag, in
+# order, the failed one only reported as failed (what an HTTP publish waits
+# for), also when its batch is retried one by one.
+timeout 20 "$DRIVE" "$URI" listen 3 >"$T/l9b.out" 2>"$T/l9b.err" &
+pid=$!
+wait_for "$T/l9b.out" '^ready$' 10
+printf 'a\nb\n\377\nc\n' | DB_ACK=1 DB_POOL=1 timeout 20 "$DRIVE" "$URI" stdin \
+    >"$T/p9b.out" 2>"$T/p9b.err"
+prc=$?
+waitpid_t $pid 20
+rc=$?
+if [ $rc = 0 ] && [ $prc = 0 ] &&
+    [ "$(grep '^acked ' "$T/p9b.out" | tr '\n' ' ')" = "acked 0 acked 1 acked 3 " ] &&
+    grep -q '^failed 2 ' "$T/p9b.out" &&
+    grep -qx 'done published=3 failed=1' "$T/p9b.out"; then
+	ok "publish_ack: committed messages acknowledged by tag, in order"
+else
+	bad "publish_ack (rc $rc/$prc)" "$T/l9b.out" "$T/p9b.out" "$T/p9b.err"
+fi
+
 # 9. A failing statement aborts its batch: the others are retried alone and
 # arrive, in order; only the bad one (invalid UTF-8) is reported.
 timeout 20 "$DRIVE" "$URI" listen 3 >"$T/l9.out" 2>"$T/l9.err" &

@@ -349,7 +349,9 @@ def test_static_files():
         r = get("/t.txt", "HEAD")
         check(status_of(r) == 200 and b"Content-Length: 4" in r and body_of(r) == "", "HEAD: headers only")
         check(status_of(get("/missing")) == 404, "404 for a missing file")
-        check(status_of(get("/t.txt", "POST")) == 405 and b"Allow: GET, HEAD" in get("/t.txt", "POST"), "405 with Allow")
+        check(status_of(get("/t.txt", "DELETE")) == 405 and b"Allow: GET, HEAD, POST" in get("/t.txt", "DELETE"),
+              "405 with Allow")
+        check(status_of(get("/t.txt", "POST")) == 401, "a POST is a publish: without a token, 401")
         for p in ["/../etc/passwd", "/%2e%2e/etc/passwd", "/sub/..%2f..%2fetc/passwd",
                   "/%2e%2e%2fetc%2fpasswd", "/link.txt", "/t.txt%00.html", "/..\\etc\\passwd",
                   "//etc/passwd"]:

@@ -1,8 +1,11 @@
 """The example page (client-example/index.html) in a real browser: headless
 Chromium driven through the DevTools protocol over a websocket.  It loads
-the page from pgws with a token in the fragment, sends a message that must
-come back through PostgreSQL, receives a NOTIFY sent from SQL, shows the
-meta channel's ConnectionOpen, and shows close code 1001 when pgws stops.
+the page from pgws with a token in the fragment, connects with the token as
+a subprotocol (not in the URL), sends a message that must come back
+through PostgreSQL, receives a NOTIFY sent from SQL, shows the meta
+channel's ConnectionOpen, and shows close code 1001 when pgws stops.  The
+same page in Server-Sent Events mode reads with an EventSource and writes
+with fetch() POSTs, and a bare EventSource reads multi-line payloads.
 A screenshot goes to PGWS_SCREENSHOT (default /tmp/pgws-browser.png).
 Skipped, with "0 passed, 0 failed", when Chromium is not installed."""
 import asyncio
@@ -130,6 +133,10 @@ async def test_example_page():
               await b.js(text_of("status") + " + ''"))
         check(await b.js("document.getElementById('token').value === %s" % json.dumps(tok)),
               "page: the token was taken from the fragment")
+        check(await b.js("chat instanceof WebSocket && chat.protocol === 'pgws'"),
+              "page: the websocket chose the pgws subprotocol (%r)" % await b.js("chat && chat.protocol"))
+        check(await b.js("!chat.url.includes(%s)" % json.dumps(tok.split(".")[2])),
+              "page: the token is not in the websocket URL")
 
         await b.js("document.getElementById('input').value = 'hello from chromium';"
                    "document.getElementById('send').click(); true")
@@ -176,6 +183,57 @@ async def test_example_page():
         check(st and "going away" in st, "page: close 1001 shown with its meaning (%r)" % st)
         check(await b.js("document.getElementById('status').dataset.state") == "closed",
               "page: status is closed")
+    finally:
+        if b:
+            await b.stop()
+        s.stop()
+
+
+async def test_event_source():
+    s = Server(PGWS_ROOT_PATH=ROOT)
+    b = None
+    try:
+        b = await Chromium().start()
+        await b.call("Page.enable")
+        await b.call("Runtime.enable")
+        tok = token({"mode": "rw", "channels": ["chat", "postgres-websockets-listener"],
+                     "user": "sse-test", "exp": int(time.time()) + 3600})
+        await b.call("Page.navigate", url="http://127.0.0.1:%d/#token=%s&transport=sse"
+                     % (s.port, tok))
+        state = await b.wait("(document.getElementById('status') || {dataset: {}}).dataset.state === 'open'"
+                             " && document.getElementById('status').dataset.state", 15)
+        check(state == "open", "sse page: connected (#status %r)" %
+              await b.js(text_of("status") + " + ''"))
+        check(await b.js("chat instanceof EventSource"), "sse page: reads with an EventSource")
+        await b.js("document.getElementById('input').value = 'posted from chromium';"
+                   "document.getElementById('send').click(); true")
+        check(await b.wait(text_of("messages") + ".includes('posted from chromium')"),
+              "sse page: a POSTed message came back through PostgreSQL and the stream")
+        check(await b.js(text_of("messages") + ".includes('user=sse-test')"),
+              "sse page: with the sender's claims")
+        notify(json.dumps({"channel": "chat", "payload": "sse from SQL"}))
+        check(await b.wait(text_of("messages") + ".includes('sse from SQL')"),
+              "sse page: a pg_notify from SQL is shown")
+        # A bare EventSource: CR, LF and CRLF in a payload all arrive as LF.
+        await b.js("window.got = []; window.es = new EventSource('/postgres-websockets-listener/%s');"
+                   "es.onmessage = (e) => got.push(e.data);"
+                   "new Promise((r) => { es.onopen = () => r(true); setTimeout(() => r(false), 5000); })"
+                   % tok)
+        notify("one\r\ntwo\rthree\nfour")
+        got = await b.wait("got.length && got[0]")
+        check(got == "one\ntwo\nthree\nfour", "EventSource: a multi-line payload (%r)" % got)
+        notify(json.dumps({"channel": "postgres-websockets-listener", "n": 2}))
+        got = await b.wait("got.length > 1 && got[1]")
+        check(got and json.loads(got) == {"channel": "postgres-websockets-listener", "n": 2},
+              "EventSource: the next event (%r)" % got)
+        # A refused stream (channel not granted) ends in CLOSED, no retry loop.
+        st = await b.js("new Promise((r) => { const x = new EventSource('/other/%s');"
+                        "x.onerror = () => r(x.readyState); setTimeout(() => r('timeout'), 5000); })"
+                        % tok)
+        check(st == 2, "EventSource: a 403 closes it for good (readyState %r)" % st)
+        shot = await b.call("Page.captureScreenshot", format="png")
+        with open(os.path.splitext(SHOT)[0] + "-sse.png", "wb") as f:
+            f.write(base64.b64decode(shot["data"]))
     finally:
         if b:
             await b.stop()

@@ -4,6 +4,8 @@ a real PostgreSQL, and against an independent server (the Python
 framing code it shares with pgws.  Run by test.sh with PGWS_BIN and
 PGWS_TEST_URI set."""
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import re
@@ -151,6 +153,20 @@ def test_bearer_header():
         check(rc == 3 and "401" in err, "bearer: a bad header token gets 401 (%r)" % err)
 
 
+def test_protocol_token():
+    with Server() as s:
+        tok = token({"mode": "rw", "channel": "chat", "user": "sp"})
+        rc, out, err = client(["--count", "1", "--timeout", "10", "--protocol-token", tok,
+                               s.url + "/chat"], b"subprotocol\n")
+        m = lines_json(out)
+        check(rc == 0 and len(m) == 1 and m[0].get("payload") == "subprotocol" and
+              m[0].get("claims", {}).get("user") == "sp",
+              "protocol token: the token as a subprotocol works (%s, %r, %r)" % (rc, out, err))
+        bad = token({"mode": "rw", "channel": "chat"}, secret="wrong" * 8)
+        rc, out, err = client(["--timeout", "10", "--protocol-token", bad, s.url + "/chat"])
+        check(rc == 3 and "401" in err, "protocol token: a bad one gets 401 (%r)" % err)
+
+
 def test_host_by_name():
     with Server() as s:
         tok = token({"mode": "rw", "channel": "chat"})
@@ -177,6 +193,10 @@ def test_usage_errors():
           "usage: an unreadable --cacert is exit 2 and named (%r)" % err)
     rc, out, err = client(["--timeout", "5", "ws://127.0.0.1:1/"])
     check(rc == 3 and "cannot connect" in err, "connect: refused is exit 3 (%r)" % err)
+    rc, out, err = client(["--protocol-token", "a b", "ws://127.0.0.1:1/"])
+    check(rc == 2, "usage: a --protocol-token that is not a token is exit 2")
+    rc, out, err = client(["--protocol-token", "", "ws://127.0.0.1:1/"])
+    check(rc == 2, "usage: an empty --protocol-token is exit 2")
     rc, out, err = client(["--help"])
     check(rc == 0 and "--count" in out, "usage: --help")
 
@@ -419,6 +439,60 @@ async def test_independent_ping():
         rc, out, err = await aclient(["--count", "1", "--timeout", "10", url])
         check(rc == 0 and out == "pong received\n",
               "py ping: the client answers pings (%s, %r)" % (rc, out))
+    finally:
+        srv.close()
+        await srv.wait_closed()
+
+
+async def test_independent_subprotocol():
+    """The token goes out as 'pgws, JWT'; the server's choice is checked."""
+    async def tell(ws):
+        # The client may end first (--count reached, or it refused the
+        # handshake): nothing more to say then.
+        try:
+            await ws.send("%s|%s" % (ws.request_headers.get("Sec-WebSocket-Protocol"),
+                                     ws.subprotocol))
+            await ws.close()
+        except websockets.ConnectionClosed:
+            pass
+    tok = token({"mode": "r"})
+    srv = await websockets.serve(tell, "127.0.0.1", 0, subprotocols=["pgws"])
+    url = "ws://127.0.0.1:%d/" % srv.sockets[0].getsockname()[1]
+    try:
+        rc, out, err = await aclient(["--count", "1", "--timeout", "10",
+                                      "--protocol-token", tok, url])
+        check(rc == 0 and out == "pgws, %s|pgws\n" % tok,
+              "py subprotocol: offered 'pgws, JWT', pgws chosen (%s, %r, %r)" % (rc, out, err))
+    finally:
+        srv.close()
+        await srv.wait_closed()
+    # A server that does not speak pgws ignores the token: that is a failure.
+    srv = await websockets.serve(tell, "127.0.0.1", 0)
+    url = "ws://127.0.0.1:%d/" % srv.sockets[0].getsockname()[1]
+    try:
+        rc, out, err = await aclient(["--timeout", "10", "--protocol-token", tok, url])
+        check(rc == 3 and "pgws subprotocol" in err and out == "",
+              "py subprotocol: no subprotocol chosen is exit 3 (%s, %r)" % (rc, err))
+    finally:
+        srv.close()
+        await srv.wait_closed()
+    # Choosing a subprotocol that was never offered breaks RFC 6455.
+    async def bad_proto(r, w):
+        req = await r.readuntil(b"\r\n\r\n")
+        key = re.search(rb"Sec-WebSocket-Key: (\S+)", req).group(1)
+        acc = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        w.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Protocol: chat\r\n"
+                b"Sec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+        await w.drain()
+        await asyncio.sleep(2)
+        w.close()
+    srv = await asyncio.start_server(bad_proto, "127.0.0.1", 0)
+    url = "ws://127.0.0.1:%d/" % srv.sockets[0].getsockname()[1]
+    try:
+        rc, out, err = await aclient(["--timeout", "5", url])
+        check(rc == 3 and "unrequested subprotocol" in err,
+              "py subprotocol: an unrequested one is exit 3 (%s, %r)" % (rc, err))
     finally:
         srv.close()
         await srv.wait_closed()

@@ -8,6 +8,7 @@
 
 #include "unit.h"
 #include "../log.c"
+#include "../http.c"     /* config.c checks PGWS_ALLOWED_ORIGINS with it */
 #include "../config.c"
 
 static char dir[] = "/tmp/pgws-test-config.XXXXXX";

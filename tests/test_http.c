@@ -711,6 +711,43 @@ test_ws_protocol(void)
 	CHECK_EQ_INT(WSP(GET11 "Sec-WebSocket-Protocol: ,\r\n\r\n"), 0);
 }
 
+/* Parses the head and returns http_accepts(type) for it. */
+static int
+accepts(const char *s, size_t n, const char *type)
+{
+	if (parse(s, n) <= 0)
+		return -100;
+	return http_accepts(&req, type);
+}
+#define ACC(lit) accepts(S(GET11 lit "\r\n"), "text/event-stream")
+
+static void
+test_accepts(void)
+{
+	CHECK_EQ_INT(ACC(""), 0);
+	/* What EventSource sends. */
+	CHECK_EQ_INT(ACC("Accept: text/event-stream\r\n"), 1);
+	CHECK_EQ_INT(ACC("accept: Text/Event-Stream\r\n"), 1);
+	CHECK_EQ_INT(ACC("Accept: text/html, text/event-stream;q=0.9\r\n"), 1);
+	CHECK_EQ_INT(ACC("Accept: text/html\r\nAccept: text/event-stream\r\n"), 1);
+	CHECK_EQ_INT(ACC("Accept: text/event-stream ; charset=utf-8 ; q=1\r\n"), 1);
+	CHECK_EQ_INT(ACC("Accept: text/event-stream;q=0.001\r\n"), 1);
+	/* q=0 in its spellings refuses it. */
+	CHECK_EQ_INT(ACC("Accept: text/event-stream;q=0\r\n"), 0);
+	CHECK_EQ_INT(ACC("Accept: text/event-stream; Q=0.000\r\n"), 0);
+	CHECK_EQ_INT(ACC("Accept: text/event-stream;q=0.\r\n"), 0);
+	CHECK_EQ_INT(ACC("Accept: text/event-stream;q=0, text/event-stream\r\n"), 1);
+	/* Wildcards and near misses are not a request for a stream. */
+	CHECK_EQ_INT(ACC("Accept: */*\r\n"), 0);
+	CHECK_EQ_INT(ACC("Accept: text/*\r\n"), 0);
+	CHECK_EQ_INT(ACC("Accept: text/event-streamx\r\n"), 0);
+	CHECK_EQ_INT(ACC("Accept: text/event\r\n"), 0);
+	CHECK_EQ_INT(ACC("Accept: \"text/event-stream\"\r\n"), 0);
+	CHECK_EQ_INT(ACC("X-Accept: text/event-stream\r\n"), 0);
+	CHECK_EQ_INT(ACC("Accept: ;text/event-stream\r\n"), 0);
+	CHECK_EQ_INT(ACC("Accept: ,,\r\n"), 0);
+}
+
 /* Parses the head and returns http_cookie(name) for it. */
 static int
 cookie(const char *s, size_t n, const char *name, const char **v, size_t *vn)
@@ -912,14 +949,16 @@ test_log(void)
 	LOGT("/c/abc.eyJhbGciOiIifQ.e30.x", "/c/<token>");
 	LOGT("/c/q" JWT, "/c/<token>");
 	LOGT("/c/xy" JWT "/", "/c/<token>/");
-	/* '{' found only with two dots after it: "x.eyJ.a" is two parts. */
-	LOGT("/c/x.eyJhbGciOiIifQ.e30", "/c/x.eyJhbGciOiIifQ.e30");
-	/* Not tokens: file names, versions, two parts, no '{', too short. */
+	/* One dot after the '{' is enough: "x.eyJ.a" hides the claims too. */
+	LOGT("/c/x.eyJhbGciOiIifQ.e30", "/c/<token>");
+	/* Not tokens: file names, versions, a lone part, no '{', too short. */
 	LOGT("/js/jquery.min.js", "/js/jquery.min.js");
 	LOGT("/assets/index.min.js", "/assets/index.min.js");
 	LOGT("/example.min.js", "/example.min.js");
 	LOGT("/bootstrap.bundle.min.js?v=1.2.3", "/bootstrap.bundle.min.js?v=1.2.3");
-	LOGT("/c/eyJhbGciOiIifQ.e30", "/c/eyJhbGciOiIifQ.e30");
+	/* A token without its signature still shows its claims. */
+	LOGT("/c/eyJhbGciOiIifQ.e30", "/c/<token>");
+	LOGT("/c/eyJhbGciOiIifQ", "/c/eyJhbGciOiIifQ");
 	LOGT("/c/eyJhIjoxfQ.e30.sig", "/c/eyJhIjoxfQ.e30.sig");
 	LOGT("/c/eyJhbGciOiIifQ.e30.sig.eyJhIjoxfQ", "/c/<token>");
 	LOGT("/", "/");
@@ -1017,6 +1056,7 @@ main(void)
 	test_expect();
 	test_ws_protocol();
 	test_cookie();
+	test_accepts();
 	test_origins();
 	test_log();
 	return unit_done();
