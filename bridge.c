@@ -220,6 +220,7 @@ static void on_notify(const char *payload, size_t len)
 	}
 	chan_unpin(&srv.chans, c);
 	msg_unref(m);
+	conn_enforce_total();
 }
 
 /* Returns 1 when pgws must stop: the listener is lost for good. */
@@ -516,7 +517,7 @@ void bridge_input(struct conn *c, unsigned char *p, size_t len)
 			break;
 		case WS_EV_PING:
 			if (c->state == CS_WS)
-				conn_frame(c, WS_OP_PONG, ev.data, ev.len);
+				conn_pong(c, ev.data, ev.len);
 			break;
 		case WS_EV_PONG:
 			break;
@@ -575,6 +576,9 @@ void bridge_timers(struct conn *c)
 		bridge_fail(c, WS_CLOSE_JWT_EXPIRED, "JWT expired");
 		return;
 	}
+	/* One that is not read because it is behind is not silent. */
+	if (conn_behind(c))
+		c->last_rx = srv.now;
 	if (srv.now - c->last_rx >= 2.0 * (double)cfg.ping_interval) {
 		srv.st.timeouts++;
 		log_msg(L_INFO, "%s: no answer for %ld s; dropped", c->addr,

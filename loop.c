@@ -243,7 +243,9 @@ static short conn_events(const struct conn *c)
 {
 	short ev = 0;
 
-	if (c->state == CS_HTTP || c->state == CS_WS || c->state == CS_CLOSING)
+	/* A websocket too far behind is not read until it catches up. */
+	if (c->state == CS_HTTP || c->state == CS_CLOSING ||
+	    (c->state == CS_WS && !conn_behind(c)))
 		ev |= POLLIN;
 	if (c->want_out || c->oq_n || c->state == CS_FILE)
 		ev |= POLLOUT;
