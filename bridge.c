@@ -176,6 +176,27 @@ static void on_publish_failed(uint64_t tag, const char *why)
 	bridge_fail(c, WS_CLOSE_INTERNAL, "Message could not be published");
 }
 
+/*
+ * Logs a notification that could not be delivered: at most one line a
+ * second, the next one saying how many were not logged meanwhile.
+ */
+static void dropped_notify(const char *ch, size_t chlen, const char *why)
+{
+	static double last = -1;
+	static unsigned long quiet;
+
+	srv.st.notifies_dropped++;
+	if (last >= 0 && srv.now - last < 1.0) {
+		quiet++;
+		return;
+	}
+	last = srv.now;
+	log_msg(L_WARN, "notification for %.*s not delivered: %s (%lu more not "
+	    "logged in the last second)", (int)(chlen > 200 ? 200 : chlen), ch,
+	    why, quiet);
+	quiet = 0;
+}
+
 /* A notification from the database: route, frame once, fan out. */
 static void on_notify(const char *payload, size_t len)
 {
@@ -196,13 +217,12 @@ static void on_notify(const char *payload, size_t len)
 		return;
 	}
 	if (ws_utf8(WS_UTF8_OK, (const unsigned char *)payload, len) != WS_UTF8_OK) {
-		log_msg(L_WARN, "notification for %.*s is not UTF-8 text; not delivered",
-		    (int)chlen, ch);
+		dropped_notify(ch, chlen, "not UTF-8 text");
 		return;
 	}
 	struct msg *m = msg_frame(WS_OP_TEXT, payload, len);
 	if (!m) {
-		log_msg(L_ERROR, "out of memory delivering a notification");
+		dropped_notify(ch, chlen, "out of memory");
 		return;
 	}
 	/*

@@ -107,6 +107,7 @@ struct stats {
 	unsigned long long accepted, refused_full, ws_opened, ws_rejected,
 	    rej_401, rej_403, rej_400, rej_426, rej_503, http_requests,
 	    msgs_in, msgs_in_dropped, msgs_out, notifies, notifies_unrouted,
+	    notifies_dropped,
 	    slow_dropped, publish_failed, timeouts;
 };
 

@@ -90,7 +90,9 @@ double db_timeout(double now);
  * only a message that fails alone is reported.  Messages of a batch in
  * flight when its connection is lost are reported (they may or may not have
  * been committed, and resending could duplicate them); queued ones wait for
- * the reconnection.  Sending happens in db_process: db_timeout returns 0
+ * the reconnection.  Once a message of a tag (other than 0) is reported,
+ * every message of that tag still queued is dropped unsent, so what one
+ * tag got published is always a prefix of what it queued.  Sending happens in db_process: db_timeout returns 0
  * while a connection has messages ready to go, so the caller's next poll()
  * does not sleep.
  */

@@ -161,11 +161,14 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 	    "pgws_notifications_received_total %llu\n"
 	    "# TYPE pgws_notifications_unrouted_total counter\n"
 	    "pgws_notifications_unrouted_total %llu\n"
+	    "# TYPE pgws_notifications_dropped_total counter\n"
+	    "pgws_notifications_dropped_total %llu\n"
 	    "# TYPE pgws_notifications_sent_total counter\n"
 	    "pgws_notifications_sent_total %llu\n"
 	    "# TYPE pgws_notifications_failed_total counter\n"
 	    "pgws_notifications_failed_total %llu\n"
 	    "# TYPE pgws_publish_queue gauge\npgws_publish_queue %zu\n"
+	    "# TYPE pgws_output_queued_bytes gauge\npgws_output_queued_bytes %zu\n"
 	    "# TYPE pgws_slow_clients_dropped_total counter\n"
 	    "pgws_slow_clients_dropped_total %llu\n"
 	    "# TYPE pgws_timeouts_total counter\npgws_timeouts_total %llu\n"
@@ -178,8 +181,9 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 	    srv.st.rej_400, srv.st.rej_401, srv.st.rej_403, srv.st.rej_426,
 	    srv.st.rej_503, srv.st.http_requests,
 	    srv.st.msgs_in, srv.st.msgs_in_dropped, srv.st.msgs_out, srv.st.notifies,
-	    srv.st.notifies_unrouted, d.published, d.publish_failed + srv.st.publish_failed,
-	    d.queued, srv.st.slow_dropped, srv.st.timeouts, d.listener_reconnects,
+	    srv.st.notifies_unrouted, srv.st.notifies_dropped, d.published,
+	    d.publish_failed + srv.st.publish_failed, d.queued, srv.queued,
+	    srv.st.slow_dropped, srv.st.timeouts, d.listener_reconnects,
 	    db_listener_up(), d.queue_usage);
 	if (!body) {
 		conn_close(c, "out of memory");

@@ -611,5 +611,41 @@ def test_latin1_database():
         asyncio.run(go(s))
 
 
+# --------------------------------------- 13. functions schema-qualified
+
+def test_shadowed_pg_notify():
+    """A pg_notify(text, text) in a schema searched before pg_catalog gets
+    nothing: pgws calls pg_catalog.pg_notify."""
+    psql("DROP DATABASE IF EXISTS pgws_shadow")
+    r = psql("CREATE DATABASE pgws_shadow")
+    check(r.returncode == 0, "created a database")
+    uri = URI.rsplit("/", 1)[0] + "/pgws_shadow"
+    setup = ("CREATE SCHEMA evil; CREATE TABLE evil.got (p text); "
+             "CREATE FUNCTION evil.pg_notify(text, text) RETURNS void LANGUAGE sql "
+             "AS 'INSERT INTO evil.got VALUES ($2)'; "
+             "CREATE FUNCTION evil.pg_notification_queue_usage() RETURNS double precision "
+             "LANGUAGE sql AS 'INSERT INTO evil.got VALUES (''usage''); SELECT 0.0::float8'; "
+             "ALTER DATABASE pgws_shadow SET search_path = evil, pg_catalog")
+    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", uri, "-c", setup],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "a shadowing pg_notify in schema evil (%s)" % r.stderr.strip())
+
+    async def go(s):
+        async with websockets.connect(s.url + "/sh/" + token({"mode": "rw", "channel": "sh"})) as ws:
+            await ws.send("secret")
+            try:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 5))["payload"]
+            except asyncio.TimeoutError:
+                m = None
+            check(m == "secret", "the message went through pg_catalog.pg_notify (%r)" % m)
+
+    with Server(PGWS_DB_URI=uri) as s:
+        asyncio.run(go(s))
+    r = subprocess.run(["psql", "-X", "-At", uri, "-c", "SELECT count(*) FROM evil.got"],
+                       capture_output=True, text=True)
+    check(r.stdout.strip() == "0", "the shadowing functions were never called (%s rows)"
+          % r.stdout.strip())
+
+
 if __name__ == "__main__":
     run(globals())
