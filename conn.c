@@ -34,6 +34,13 @@ struct server srv;
  */
 static unsigned char rbuf[65536];
 static int rbuf_busy;
+/*
+ * Writes (of up to 64 KiB or 64 frames each) one connection may do in one
+ * loop turn, so that a fast reader of a large file or queue shares the
+ * loop with everyone else.
+ */
+#define CONN_TURN_WRITES 4
+
 /* A static file's body goes out through this buffer, one pread at a time. */
 static unsigned char fbuf[65536];
 
@@ -256,7 +263,11 @@ void conn_enforce_total(void)
  */
 static int flush_file(struct conn *c)
 {
-	while (c->file_off < c->file_end) {
+	/* A bounded share per turn: the socket of a fast reader on loopback
+	 * never fills, and the loop has other connections to serve. */
+	for (int rounds = 0; c->file_off < c->file_end; rounds++) {
+		if (rounds == CONN_TURN_WRITES)
+			return 0;       /* POLLOUT brings it back next turn */
 		size_t want = (size_t)(c->file_end - c->file_off);
 		if (want > sizeof fbuf)
 			want = sizeof fbuf;
@@ -314,8 +325,10 @@ int conn_flush(struct conn *c)
 		conn_close(c, NULL);
 		return -1;
 	}
-	while (c->oq_n) {
+	for (int rounds = 0; c->oq_n; rounds++) {
 		int n = 0;
+		if (rounds == CONN_TURN_WRITES)
+			return 0;       /* POLLOUT brings it back next turn */
 		for (uint32_t i = 0; i < c->oq_n && n < 64; i++) {
 			struct outref *o = &c->oq[(c->oq_head + i) % c->oq_cap];
 			iov[n].iov_base = o->m->data + o->off;
