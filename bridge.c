@@ -617,6 +617,13 @@ int bridge_init(char *err, size_t errcap)
 	if (jwt_keys_load(&br.keys, cfg.jwt_secret, cfg.jwt_secret_len,
 	    (int)cfg.jwt_base64, err, errcap) < 0)
 		return -1;
+	/* RFC 7518 3.2: a key at least as long as the hash.  Tokens still
+	 * verify (the original's library refuses such keys outright). */
+	for (size_t i = 0; i < br.keys.n; i++)
+		if (br.keys.key[i].k_len < 32)
+			log_msg(L_WARN, "PGWS_JWT_SECRET: key %zu is %zu bytes, shorter "
+			    "than the 32 that HS256 needs (RFC 7518 3.2); use a longer one",
+			    i + 1, br.keys.key[i].k_len);
 	br.jwt_work_cap = 2 * (size_t)cfg.max_token + 1024;
 	br.jwt_work = malloc(br.jwt_work_cap);
 	br.ping = msg_frame(WS_OP_PING, NULL, 0);

@@ -227,6 +227,9 @@ void config_load(void)
 		    cfg.cert_file ? "PGWS_KEY_FILE" : "PGWS_CERTIFICATE_FILE");
 	if (!*cfg.listen_channel)
 		die("PGWS_LISTEN_CHANNEL is empty");
+	if (strlen(cfg.listen_channel) > 63)
+		die("PGWS_LISTEN_CHANNEL: %zu bytes; PostgreSQL channel names "
+		    "have at most 63", strlen(cfg.listen_channel));
 	if (cfg.max_pending_hard < cfg.max_pending)
 		die("PGWS_MAX_PENDING_HARD: %ld is less than PGWS_MAX_PENDING (%ld)",
 		    cfg.max_pending_hard, cfg.max_pending);

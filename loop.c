@@ -550,6 +550,9 @@ static void loop_stop(int status, const char *why)
 void loop_init(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	/* A reload asked for while the database is still being reached (the
+	 * start-up retries) has nothing to do yet; it must not end pgws. */
+	signal(SIGHUP, SIG_IGN);
 	if (pipe(sigpipe_fd) < 0)
 		die("pipe: %s", strerror(errno));
 	for (int i = 0; i < 2; i++) {
