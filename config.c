@@ -239,14 +239,10 @@ void config_load(void)
 	if (cfg.meta_channel && !*cfg.meta_channel)
 		cfg.meta_channel = NULL;
 	if (cfg.root_path) {
+		/* Checked once here; resolved again for every request. */
 		struct stat st;
 		if (stat(cfg.root_path, &st) || !S_ISDIR(st.st_mode))
 			die("PGWS_ROOT_PATH: %s is not a directory", cfg.root_path);
-		char *r = realpath(cfg.root_path, NULL);
-		if (!r)
-			die("PGWS_ROOT_PATH: %s: %s", cfg.root_path, strerror(errno));
-		free(cfg.root_path);
-		cfg.root_path = r;
 	}
 }
 

@@ -25,7 +25,7 @@ struct config {
 	long port;
 	char *listen_channel;
 	char *meta_channel;     /* NULL when unset or empty */
-	char *root_path;        /* realpath() of PGWS_ROOT_PATH, or NULL */
+	char *root_path;        /* PGWS_ROOT_PATH as given (resolved per request), or NULL */
 	long pool_size;
 	long retries;
 	long check_interval;

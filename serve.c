@@ -194,11 +194,17 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 	free(body);
 }
 
+/* Out of descriptors is the server's trouble, not a missing file. */
+static int fd_shortage(void)
+{
+	return errno == EMFILE || errno == ENFILE || errno == ENOMEM;
+}
+
 static void serve_file(struct conn *c, const struct http_req *r, int head)
 {
 	char rel[PATH_MAX], full[PATH_MAX];
 	struct stat sb;
-	int fd;
+	int fd = -1;
 
 	if (!cfg.root_path) {
 		serve_text(c, r, 404, "Not Found\n", NULL);
@@ -208,8 +214,21 @@ static void serve_file(struct conn *c, const struct http_req *r, int head)
 		serve_text(c, r, 404, "Not Found\n", NULL);
 		return;
 	}
-	int n = snprintf(full, sizeof full, "%s/%s", cfg.root_path, rel);
+	/*
+	 * The root is resolved for every request, so a deployment that
+	 * switches a "current" symbolic link is served from the new tree at
+	 * once.
+	 */
+	char *root = realpath(cfg.root_path, NULL);
+	if (!root) {
+		log_msg(L_WARN, "PGWS_ROOT_PATH %s: %s", cfg.root_path, strerror(errno));
+		serve_text(c, r, fd_shortage() ? 503 : 404, fd_shortage() ?
+		    "Service Unavailable\n" : "Not Found\n", NULL);
+		return;
+	}
+	int n = snprintf(full, sizeof full, "%s/%s", root, rel);
 	if (n < 0 || (size_t)n >= sizeof full - 16) {
+		free(root);
 		serve_text(c, r, 404, "Not Found\n", NULL);
 		return;
 	}
@@ -223,14 +242,21 @@ static void serve_file(struct conn *c, const struct http_req *r, int head)
 	 * links that lead outside the root.
 	 */
 	char *real = realpath(full, NULL);
-	size_t rl = strlen(cfg.root_path);
-	if (!real || strncmp(real, cfg.root_path, rl) ||
+	int busy = !real && fd_shortage();
+	size_t rl = strlen(root);
+	if (!real || strncmp(real, root, rl) ||
 	    (real[rl] != '/' && real[rl] != 0) ||
 	    (fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+		busy |= real && fd < 0 && fd_shortage();
 		free(real);
-		serve_text(c, r, 404, "Not Found\n", NULL);
+		free(root);
+		if (busy)
+			log_msg(L_WARN, "%s: static file: %s", c->addr, strerror(errno));
+		serve_text(c, r, busy ? 503 : 404, busy ? "Service Unavailable\n" :
+		    "Not Found\n", NULL);
 		return;
 	}
+	free(root);
 	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
 		close(fd);
 		free(real);

@@ -684,5 +684,75 @@ def test_download_does_not_stall_loop():
         os.rmdir(d)
 
 
+# -------------------------------------------- 12 and 14. static files
+
+def test_root_symlink_switch():
+    """PGWS_ROOT_PATH is resolved per request: switching the "current"
+    symbolic link it names serves the new tree at once."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="pgws-root-")
+    for v in ("v1", "v2"):
+        os.mkdir(os.path.join(d, v))
+        with open(os.path.join(d, v, "index.html"), "w") as f:
+            f.write("release %s\n" % v)
+    cur = os.path.join(d, "current")
+    os.symlink("v1", cur)
+    with Server(PGWS_ROOT_PATH=cur) as srv:
+        a = body_of(get(srv, "/"))
+        os.symlink("v2", cur + ".new")
+        os.replace(cur + ".new", cur)
+        b = body_of(get(srv, "/"))
+        check(a == "release v1", "before the switch: %r" % a)
+        check(b == "release v2", "after the switch, at once: %r" % b)
+    subprocess.run(["rm", "-rf", d])
+
+
+def read_resp(s):
+    """One whole HTTP response (head and Content-Length body) from s."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(65536)
+        if not b:
+            return buf
+        buf += b
+    head, _, body = buf.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)content-length: *(\d+)", head)
+    while m and len(body) < int(m.group(1)):
+        b = s.recv(65536)
+        if not b:
+            break
+        body += b
+    return head + b"\r\n\r\n" + body
+
+
+def test_static_file_emfile():
+    """Out of descriptors, a static file request gets 503, not 404."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="pgws-root-")
+    with open(os.path.join(d, "a.txt"), "w") as f:
+        f.write("a\n")
+    with Server(PGWS_ROOT_PATH=d) as srv:
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        req = b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+        s.sendall(req)
+        first = read_resp(s)
+        check(status_of(first) == 200, "the file is served (%d)" % status_of(first))
+        nfd = len(os.listdir("/proc/%d/fd" % srv.p.pid))
+        old = subprocess.run(["prlimit", "--pid", str(srv.p.pid), "--nofile", "-o", "SOFT",
+                              "--noheadings"], capture_output=True, text=True).stdout.strip()
+        r = subprocess.run(["prlimit", "--pid", str(srv.p.pid), "--nofile=%d:" % nfd],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "descriptor limit lowered to the %d open (%s)" % (nfd, r.stderr))
+        s.sendall(req)
+        second = read_resp(s)
+        check(status_of(second) == 503, "out of descriptors: %d (want 503)" % status_of(second))
+        subprocess.run(["prlimit", "--pid", str(srv.p.pid), "--nofile=%s:" % old])
+        s.sendall(req)
+        third = read_resp(s)
+        check(status_of(third) == 200, "descriptors back: %d" % status_of(third))
+        s.close()
+    subprocess.run(["rm", "-rf", d])
+
+
 if __name__ == "__main__":
     run(globals())
