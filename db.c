@@ -990,6 +990,14 @@ db_next(struct db_event *ev)
 	return 1;
 }
 
+double
+db_listener_wait(double now)
+{
+	if (!db.pool || db.lis.st != C_READY || db.lis.probe_dl <= 0)
+		return 0;
+	return now - db.lis.last_probe;
+}
+
 int
 db_listener_up(void)
 {

@@ -98,6 +98,14 @@ double db_timeout(double now);
  */
 int db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len);
 
+/*
+ * Seconds the listener's health check (or queue sample, sent at least
+ * every 10 s) has been waiting for its answer at now; 0 when none is out.
+ * Without PGWS_CHECK_LISTENER_INTERVAL a hung backend is never given up
+ * on, so this is how it shows.
+ */
+double db_listener_wait(double now);
+
 /* Returns 1 when the listener connection is up and LISTENing, else 0. */
 int db_listener_up(void);
 

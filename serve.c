@@ -113,13 +113,19 @@ void serve_text(struct conn *c, const struct http_req *r, int status,
 	    strlen(text), 0);
 }
 
+/* A listener whose check has waited this long (seconds) is unresponsive. */
+#define LISTENER_HUNG_S 3.0
+
 static void serve_health(struct conn *c, const struct http_req *r, int head)
 {
 	size_t n;
-	int up = db_listener_up();
+	double wait = db_listener_wait(srv.now);
+	int up = db_listener_up() && wait <= LISTENER_HUNG_S;
 	char *body = aprintf(&n,
-	    "{\"listener\":\"%s\",\"websockets\":%d,\"connections\":%d}\n",
-	    up ? "up" : "down", srv.nws, srv.nactive);
+	    "{\"listener\":\"%s\",\"listener_wait_s\":%.1f,"
+	    "\"websockets\":%d,\"connections\":%d}\n",
+	    up ? "up" : db_listener_up() ? "unresponsive" : "down", wait,
+	    srv.nws, srv.nactive);
 	if (!body) {
 		conn_close(c, "out of memory");
 		return;
@@ -175,6 +181,8 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 	    "# TYPE pgws_listener_reconnects_total counter\n"
 	    "pgws_listener_reconnects_total %llu\n"
 	    "# TYPE pgws_listener_up gauge\npgws_listener_up %d\n"
+	    "# TYPE pgws_listener_check_wait_seconds gauge\n"
+	    "pgws_listener_check_wait_seconds %.3f\n"
 	    "# TYPE pgws_notification_queue_usage gauge\n"
 	    "pgws_notification_queue_usage %g\n",
 	    srv.nws, srv.nactive, srv.chans.n, srv.st.accepted, srv.st.refused_full, srv.st.ws_opened,
@@ -184,7 +192,8 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 	    srv.st.notifies_unrouted, srv.st.notifies_dropped, d.published,
 	    d.publish_failed + srv.st.publish_failed, d.queued, srv.queued,
 	    srv.st.slow_dropped, srv.st.timeouts, d.listener_reconnects,
-	    db_listener_up(), d.queue_usage);
+	    db_listener_up() && db_listener_wait(srv.now) <= LISTENER_HUNG_S,
+	    db_listener_wait(srv.now), d.queue_usage);
 	if (!body) {
 		conn_close(c, "out of memory");
 		return;

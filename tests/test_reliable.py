@@ -684,6 +684,41 @@ def test_download_does_not_stall_loop():
         os.rmdir(d)
 
 
+# --------------------------------------------- 10. a hung listener shows
+
+def test_hung_listener_shows():
+    """Without PGWS_CHECK_LISTENER_INTERVAL, a listener backend that hangs
+    (SIGSTOP) leaves the queue sample (sent every 10 s) unanswered: /health
+    turns 503 "unresponsive" and /metrics says so, and both recover when
+    it resumes."""
+    with Server() as srv:
+        lis = listener_pids()
+        check(len(lis) == 1, "found the listener backend (%s)" % lis)
+        os.kill(lis[0], 19)
+        try:
+            t0 = time.time()
+            st = 200
+            while time.time() - t0 < 20:
+                r = get(srv, "/health")
+                st = status_of(r)
+                if st == 503:
+                    break
+                time.sleep(0.25)
+            print("   /health %d after %.1f s: %s" % (st, time.time() - t0, body_of(r)))
+            check(st == 503 and json.loads(body_of(r))["listener"] == "unresponsive",
+                  "/health 503 unresponsive while the listener hangs")
+            m = body_of(get(srv, "/metrics"))
+            w = re.search(r"^pgws_listener_check_wait_seconds ([0-9.]+)", m, re.M)
+            check("pgws_listener_up 0" in m and w and float(w.group(1)) > 3,
+                  "/metrics: pgws_listener_up 0, check waiting %s s" % (w and w.group(1)))
+        finally:
+            os.kill(lis[0], 18)
+        t0 = time.time()
+        while time.time() - t0 < 5 and status_of(get(srv, "/health")) != 200:
+            time.sleep(0.1)
+        check(status_of(get(srv, "/health")) == 200, "/health 200 once it answers again")
+
+
 # -------------------------------------------- 12 and 14. static files
 
 def test_root_symlink_switch():
