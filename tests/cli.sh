@@ -177,6 +177,17 @@ if [ -n "${PGWS_TEST_URI:-}" ]; then
 	fi
 fi
 
+# pgws token: a claim the options write, or one given twice, is refused,
+# never written twice; --exp is range-checked.
+for args in "--claim mode=r" "--claim channels=x" "--claim exp=1" "--claim a=1 --claim a=2" \
+    "--exp 315360001" "--exp 99999999999999999999" "--exp 0" "--exp 12x"; do
+	env -i PGWS_JWT_SECRET=$SECRET "$BIN" token $args >"$T/out" 2>"$T/err"
+	[ $? = 2 ] && [ ! -s "$T/out" ] && ok "pgws token $args: refused ($(head -c 80 "$T/err"))" \
+	    || bad "pgws token $args: $(cat "$T/out")"
+done
+env -i PGWS_JWT_SECRET=$SECRET "$BIN" token --exp 315360000 --claim ab=1 --claim a=2 >"$T/out" 2>"$T/err" \
+    && ok "pgws token --exp 315360000 (ten years) and claims a, ab" || bad "pgws token at the --exp limit: $(cat "$T/err")"
+
 # pgws token: claims and signature checked with Python's hmac, independently.
 tok=$(env -i PGWS_JWT_SECRET=$SECRET "$BIN" token --mode rw --channel a --channel b --exp 60 --claim user=alice)
 /usr/bin/python3 - "$tok" "$SECRET" <<'PY' && ok "pgws token: HS256, claims as asked" || bad "pgws token: $tok"
