@@ -244,12 +244,41 @@ static void on_notify(const char *payload, size_t len)
 }
 
 /* Returns 1 when pgws must stop: the listener is lost for good. */
+/*
+ * The listener is back.  Notifications committed while it was down (and
+ * in the moment before its loss was seen) never reach this instance, and
+ * nothing in PostgreSQL can replay them; readers of the meta channel are
+ * told, so an application can refetch what it may have missed.  The event
+ * is this instance's own, so it is delivered here, not published.
+ */
+static void listener_back(double down_s)
+{
+	char ev[512];
+	struct json_out o;
+
+	if (!cfg.meta_channel)
+		return;
+	json_out_init(&o, ev, sizeof ev);
+	JSON_LIT(&o, "{\"event\":\"ListenerReconnected\",\"channel\":");
+	json_string(&o, cfg.meta_channel, strlen(cfg.meta_channel));
+	char num[64];
+	int n = snprintf(num, sizeof num, ",\"payload\":\"%.0f\",\"claims\":{}}",
+	    down_s * 1000);
+	json_raw(&o, num, (size_t)n);
+	if (!o.err)
+		on_notify(ev, o.len);
+}
+
 static int on_listener(int up)
 {
+	static double down_at;
+
 	if (up) {
 		log_msg(L_INFO, "listener connection re-established");
+		listener_back(srv.now - down_at);
 		return 0;
 	}
+	down_at = srv.now;
 	if (cfg.check_interval > 0) {
 		log_msg(L_WARN, "listener connection lost; reconnecting");
 		return 0;

@@ -684,6 +684,119 @@ def test_download_does_not_stall_loop():
         os.rmdir(d)
 
 
+# ------------------------------------------ 2. the listener-loss window
+
+def listener_of(other):
+    """pgws LISTEN backends other than the pids in other."""
+    return [p for p in listener_pids() if p not in other]
+
+
+async def _listener_kills(seconds, rate):
+    """Instance A's listener is killed every 0.8 s while a writer on A and
+    a psql loop publish; instance B (never killed) sees everything that
+    committed.  Returns (A's reader count, B's, per direction)."""
+    with Server(PGWS_CHECK_LISTENER_INTERVAL=200) as b:
+        keep = listener_pids()
+        with Server(PGWS_CHECK_LISTENER_INTERVAL=200) as a:
+            got = {k: set() for k in ("a-ws", "b-ws", "a-sql", "b-sql")}
+
+            async def reader(srv, ch, key):
+                async with websockets.connect(srv.url + "/%s/%s" % (ch, token({"mode": "r", "channel": ch})),
+                                              max_queue=None, ping_interval=None) as ws:
+                    try:
+                        async for m in ws:
+                            got[key].add(int(json.loads(m)["payload"]))
+                    except websockets.ConnectionClosed:
+                        pass
+
+            rs = [asyncio.ensure_future(reader(a, "gw", "a-ws")),
+                  asyncio.ensure_future(reader(b, "gw", "b-ws")),
+                  asyncio.ensure_future(reader(a, "gs", "a-sql")),
+                  asyncio.ensure_future(reader(b, "gs", "b-sql"))]
+            await asyncio.sleep(0.5)
+            stop = threading.Event()
+            kills = [0]
+
+            def killer():
+                while not stop.wait(0.8):
+                    for p in listener_of(keep):
+                        psql("SELECT pg_terminate_backend(%d)" % p)
+                        kills[0] += 1
+
+            def sql_writer():
+                i = 1
+                while not stop.is_set():
+                    psql("SELECT count(pg_notify('%s', json_build_object('channel','gs',"
+                         "'payload',g::text)::text)) FROM generate_series(%d,%d) g"
+                         % (LISTEN, i, i + 49))
+                    i += 50
+
+            ths = [threading.Thread(target=killer), threading.Thread(target=sql_writer)]
+            for t in ths:
+                t.start()
+            closes = []
+            seq = 1
+            end = time.time() + seconds
+            wpath = a.url + "/gw/" + token({"mode": "w", "channel": "gw"})
+            while time.time() < end:
+                try:
+                    async with websockets.connect(wpath, ping_interval=None) as ws:
+                        while time.time() < end:
+                            for _ in range(10):
+                                await ws.send(str(seq))
+                                seq += 1
+                            await asyncio.sleep(10 / rate)
+                except websockets.ConnectionClosed as e:
+                    closes.append(e.code)
+            stop.set()
+            for t in ths:
+                t.join()
+            await asyncio.sleep(2)
+            for r in rs:
+                r.cancel()
+            return got, kills[0], closes
+
+
+def test_listener_loss_window():
+    """Measures what the README states about a lost listener: messages
+    that committed while this instance's listener was down or not yet
+    detected as down never reach this instance's readers.  Counts, per
+    direction, what another instance saw and this one did not."""
+    secs = float(os.environ.get("PGWS_LISTENER_KILL_SECONDS", "8"))
+    got, kills, closes = asyncio.run(_listener_kills(secs, 2000))
+    for d in ("ws", "sql"):
+        a, b = got["a-" + d], got["b-" + d]
+        print("   %s-published: %d committed (seen by instance B), instance A's reader "
+              "missed %d, saw %d B did not; %d listener kills, writer closes %s"
+              % (d, len(b), len(b - a), len(a - b), kills, sorted(set(map(str, closes)))))
+        check(len(b) > 0 and kills > 0, "%s: the case was exercised" % d)
+        check(not (a - b), "%s: instance A saw nothing that did not commit" % d)
+
+
+def test_listener_reconnect_event():
+    """After the listener is re-established, readers of the meta channel
+    get a ListenerReconnected event (with the downtime in ms as payload):
+    the signal that notifications may have been missed."""
+    meta = "server-info"
+    with Server(PGWS_CHECK_LISTENER_INTERVAL=200, PGWS_META_CHANNEL=meta) as srv:
+        rd = Raw(srv.port, "/%s/%s" % (meta, token({"mode": "r", "channel": meta})))
+        check(rd.status == 101, "meta reader open")
+        for p in listener_pids():
+            psql("SELECT pg_terminate_backend(%d)" % p)
+        ev = None
+        end = time.time() + 10
+        while time.time() < end:
+            f = recv_data(rd, 1)
+            if f and f[0] == OP_TEXT:
+                m = json.loads(f[1])
+                if m.get("event") == "ListenerReconnected":
+                    ev = m
+                    break
+        check(ev is not None and ev["channel"] == meta and ev["payload"].isdigit(),
+              "ListenerReconnected reached the meta reader (%s)" % ev)
+        rd.close()
+
+
 # --------------------------------------------- 10. a hung listener shows
 
 def test_hung_listener_shows():
