@@ -724,12 +724,13 @@ async def _listener_kills(seconds, rate):
                         kills[0] += 1
 
             def sql_writer():
-                i = 1
-                while not stop.is_set():
-                    psql("SELECT count(pg_notify('%s', json_build_object('channel','gs',"
-                         "'payload',g::text)::text)) FROM generate_series(%d,%d) g"
-                         % (LISTEN, i, i + 49))
-                    i += 50
+                # One session, 50 notifications per transaction, about
+                # 2,000 a second, for as long as the writer below runs.
+                psql("DO $$ DECLARE i int := 0; t timestamptz := clock_timestamp() "
+                     "+ interval '%f seconds'; BEGIN WHILE clock_timestamp() < t LOOP "
+                     "FOR k IN 1..50 LOOP i := i + 1; PERFORM pg_notify('%s', "
+                     "json_build_object('channel','gs','payload',i::text)::text); END LOOP; "
+                     "COMMIT; PERFORM pg_sleep(0.025); END LOOP; END $$" % (seconds, LISTEN))
 
             ths = [threading.Thread(target=killer), threading.Thread(target=sql_writer)]
             for t in ths:
