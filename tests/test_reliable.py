@@ -515,7 +515,7 @@ def test_prefix_pool_kills():
     500 messages/s each: each channel's reader sees exactly 1..N once, in
     order, when every writer resends from the first message it did not see
     come back."""
-    closes = asyncio.run(_prefix_under_faults("pg_terminate_backend", 0.2, 2000, 500, 10))
+    closes = asyncio.run(_prefix_under_faults("pg_terminate_backend", 0.2, 1500, 500, 10))
     check(len(closes) > 0, "the kill loop closed writers (%d times): the case was exercised"
           % len(closes))
 
@@ -523,7 +523,7 @@ def test_prefix_pool_kills():
 def test_prefix_statement_cancels():
     """Statements cancelled at random (pg_cancel_backend on the pool every
     20 ms): the same clean prefix."""
-    asyncio.run(_prefix_under_faults("pg_cancel_backend", 0.02, 2000, 500, 6))
+    asyncio.run(_prefix_under_faults("pg_cancel_backend", 0.02, 1000, 500, 6))
 
 
 def latin1_uri():
@@ -763,7 +763,7 @@ def test_listener_loss_window():
     that committed while this instance's listener was down or not yet
     detected as down never reach this instance's readers.  Counts, per
     direction, what another instance saw and this one did not."""
-    secs = float(os.environ.get("PGWS_LISTENER_KILL_SECONDS", "8"))
+    secs = float(os.environ.get("PGWS_LISTENER_KILL_SECONDS", "5"))
     got, kills, closes = asyncio.run(_listener_kills(secs, 2000))
     for d in ("ws", "sql"):
         a, b = got["a-" + d], got["b-" + d]
