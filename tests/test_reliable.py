@@ -174,7 +174,7 @@ def test_ping_flood_memory():
     5.5.3: only the most recent pong need be sent)."""
     limit = 1048576
     n_conn, n_ping = 8, 500000
-    with Server(PGWS_PING_INTERVAL=3600) as srv:
+    with Server(PGWS_PING_INTERVAL=3600, PGWS_MAX_PENDING_HARD=limit) as srv:
         path = "/pings/" + token({"mode": "r", "channel": "pings"})
         socks = [stalled(srv.port, path) for _ in range(n_conn)]
         check(all(socks), "%d non-reading websockets open" % n_conn)
@@ -189,7 +189,7 @@ def test_ping_flood_memory():
         if not SANITIZED:
             check(per <= limit + 64 * KiB,
                   "peak RSS per ping-flooding connection %.0f KB <= "
-                  "PGWS_MAX_PENDING + 64 KB (%d KB)" % (per / KiB, limit // KiB + 64))
+                  "PGWS_MAX_PENDING_HARD + 64 KB (%d KB)" % (per / KiB, limit // KiB + 64))
         # Now read: the last ping must be answered, pongs in order.
         s = socks[0]
         got = []
@@ -198,24 +198,22 @@ def test_ping_flood_memory():
 
         def reader():
             nonlocal buf
-            s.settimeout(0.5)
             quiet = 0
             while not stop.is_set() and quiet < 6:
-                try:
-                    b = s.recv(1 << 20)
-                except socket.timeout:
+                if not select.select([s], [], [], 0.5)[0]:
                     quiet += 1
                     continue
+                b = s.recv(1 << 20)
                 if not b:
                     break
                 quiet = 0
                 fs, buf = frames(buf + b)
                 got.extend(p for op, p in fs if op == OP_PONG)
 
+        s.settimeout(None)
         th = threading.Thread(target=reader)
         th.start()
         rest = blob[sent[0]:]
-        s.settimeout(20)
         s.sendall(rest + masked(OP_PING, b"last"))
         th.join(30)
         stop.set()
@@ -229,11 +227,11 @@ def test_ping_flood_memory():
 
 def test_tiny_notify_memory():
     """Readers that stopped reading while tiny notifications arrive: each
-    holds at most PGWS_MAX_PENDING, not 16 bytes of bookkeeping per frame
-    on top of a 7-byte frame counted as 7."""
+    holds at most PGWS_MAX_PENDING_HARD (1 MiB here), counting what each
+    queued entry costs, not a 7-byte frame as 7 bytes."""
     n_read, n_note = 20, 200000
     limit = 1048576
-    with Server(PGWS_PING_INTERVAL=3600) as srv:
+    with Server(PGWS_PING_INTERVAL=3600, PGWS_MAX_PENDING_HARD=limit) as srv:
         path = "/" + LISTEN + "/" + token({"mode": "r", "channel": LISTEN})
         socks = [stalled(srv.port, path) for _ in range(n_read)]
         check(all(socks), "%d stalled readers open" % n_read)
@@ -249,7 +247,7 @@ def test_tiny_notify_memory():
               % (n_read, n_note, peak, per / KiB))
         if not SANITIZED:
             check(per <= limit + 64 * KiB,
-                  "peak RSS per stalled reader %.0f KB <= PGWS_MAX_PENDING + 64 KB"
+                  "peak RSS per stalled reader %.0f KB <= PGWS_MAX_PENDING_HARD + 64 KB"
                   % (per / KiB))
         check(srv.p.poll() is None, "pgws still running")
         for s in socks:
@@ -517,7 +515,7 @@ def test_prefix_pool_kills():
     500 messages/s each: each channel's reader sees exactly 1..N once, in
     order, when every writer resends from the first message it did not see
     come back."""
-    closes = asyncio.run(_prefix_under_faults("pg_terminate_backend", 0.2, 2000, 500, 10))
+    closes = asyncio.run(_prefix_under_faults("pg_terminate_backend", 0.2, 1500, 500, 10))
     check(len(closes) > 0, "the kill loop closed writers (%d times): the case was exercised"
           % len(closes))
 
@@ -525,7 +523,7 @@ def test_prefix_pool_kills():
 def test_prefix_statement_cancels():
     """Statements cancelled at random (pg_cancel_backend on the pool every
     20 ms): the same clean prefix."""
-    asyncio.run(_prefix_under_faults("pg_cancel_backend", 0.02, 2000, 500, 6))
+    asyncio.run(_prefix_under_faults("pg_cancel_backend", 0.02, 1000, 500, 6))
 
 
 def latin1_uri():
@@ -611,6 +609,298 @@ def test_latin1_database():
 
     with Server(PGWS_DB_URI=uri) as s:
         asyncio.run(go(s))
+
+
+# --------------------------------------- 13. functions schema-qualified
+
+def test_shadowed_pg_notify():
+    """A pg_notify(text, text) in a schema searched before pg_catalog gets
+    nothing: pgws calls pg_catalog.pg_notify."""
+    psql("DROP DATABASE IF EXISTS pgws_shadow")
+    r = psql("CREATE DATABASE pgws_shadow")
+    check(r.returncode == 0, "created a database")
+    uri = URI.rsplit("/", 1)[0] + "/pgws_shadow"
+    setup = ("CREATE SCHEMA evil; CREATE TABLE evil.got (p text); "
+             "CREATE FUNCTION evil.pg_notify(text, text) RETURNS void LANGUAGE sql "
+             "AS 'INSERT INTO evil.got VALUES ($2)'; "
+             "CREATE FUNCTION evil.pg_notification_queue_usage() RETURNS double precision "
+             "LANGUAGE sql AS 'INSERT INTO evil.got VALUES (''usage''); SELECT 0.0::float8'; "
+             "ALTER DATABASE pgws_shadow SET search_path = evil, pg_catalog")
+    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", uri, "-c", setup],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "a shadowing pg_notify in schema evil (%s)" % r.stderr.strip())
+
+    async def go(s):
+        async with websockets.connect(s.url + "/sh/" + token({"mode": "rw", "channel": "sh"})) as ws:
+            await ws.send("secret")
+            try:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 5))["payload"]
+            except asyncio.TimeoutError:
+                m = None
+            check(m == "secret", "the message went through pg_catalog.pg_notify (%r)" % m)
+
+    with Server(PGWS_DB_URI=uri) as s:
+        asyncio.run(go(s))
+    r = subprocess.run(["psql", "-X", "-At", uri, "-c", "SELECT count(*) FROM evil.got"],
+                       capture_output=True, text=True)
+    check(r.stdout.strip() == "0", "the shadowing functions were never called (%s rows)"
+          % r.stdout.strip())
+
+
+# ------------------------------------ 7. bounded work per connection per turn
+
+def test_download_does_not_stall_loop():
+    """A fast download of a large static file (1 GiB, sparse, so the disk
+    is not what is measured) shares the loop: /health answers within
+    200 ms throughout, not after the file is sent."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="pgws-big-")
+    big = os.path.join(d, "big.bin")
+    with open(big, "wb") as f:
+        f.truncate(1 << 30)
+    try:
+        with Server(PGWS_ROOT_PATH=d) as srv:
+            dl = subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-w", "%{size_download}",
+                                   "http://127.0.0.1:%d/big.bin" % srv.port],
+                                  stdout=subprocess.PIPE, text=True)
+            time.sleep(0.2)
+            lat = []
+            while dl.poll() is None and len(lat) < 200:
+                t = time.time()
+                st = status_of(get(srv, "/health"))
+                lat.append((time.time() - t, st))
+                time.sleep(0.01)
+            out = dl.communicate(timeout=120)[0]
+            worst = max(l for l, _ in lat) if lat else 0
+            lat.sort()
+            print("   %d /health requests during the download: median %.1f ms, worst %.1f ms"
+                  % (len(lat), 1000 * lat[len(lat) // 2][0] if lat else 0, 1000 * worst))
+            check(out.strip() == str(1 << 30), "the 1 GiB download completed (%s)" % out)
+            check(len(lat) >= 5, "/health was asked during the download (%d times)" % len(lat))
+            check(all(st == 200 for _, st in lat), "every /health answered 200")
+            check(worst < 0.2, "worst /health latency %.0f ms < 200 ms" % (1000 * worst))
+    finally:
+        os.unlink(big)
+        os.rmdir(d)
+
+
+# ------------------------------------------ 2. the listener-loss window
+
+def listener_of(other):
+    """pgws LISTEN backends other than the pids in other."""
+    return [p for p in listener_pids() if p not in other]
+
+
+async def _listener_kills(seconds, rate):
+    """Instance A's listener is killed every 0.8 s while a writer on A and
+    a psql loop publish; instance B (never killed) sees everything that
+    committed.  Returns (A's reader count, B's, per direction)."""
+    with Server(PGWS_CHECK_LISTENER_INTERVAL=200) as b:
+        keep = listener_pids()
+        with Server(PGWS_CHECK_LISTENER_INTERVAL=200) as a:
+            got = {k: set() for k in ("a-ws", "b-ws", "a-sql", "b-sql")}
+
+            async def reader(srv, ch, key):
+                async with websockets.connect(srv.url + "/%s/%s" % (ch, token({"mode": "r", "channel": ch})),
+                                              max_queue=None, ping_interval=None) as ws:
+                    try:
+                        async for m in ws:
+                            got[key].add(int(json.loads(m)["payload"]))
+                    except websockets.ConnectionClosed:
+                        pass
+
+            rs = [asyncio.ensure_future(reader(a, "gw", "a-ws")),
+                  asyncio.ensure_future(reader(b, "gw", "b-ws")),
+                  asyncio.ensure_future(reader(a, "gs", "a-sql")),
+                  asyncio.ensure_future(reader(b, "gs", "b-sql"))]
+            await asyncio.sleep(0.5)
+            stop = threading.Event()
+            kills = [0]
+
+            def killer():
+                while not stop.wait(0.8):
+                    for p in listener_of(keep):
+                        psql("SELECT pg_terminate_backend(%d)" % p)
+                        kills[0] += 1
+
+            def sql_writer():
+                # One session, 50 notifications per transaction, about
+                # 2,000 a second, for as long as the writer below runs.
+                psql("DO $$ DECLARE i int := 0; t timestamptz := clock_timestamp() "
+                     "+ interval '%f seconds'; BEGIN WHILE clock_timestamp() < t LOOP "
+                     "FOR k IN 1..50 LOOP i := i + 1; PERFORM pg_notify('%s', "
+                     "json_build_object('channel','gs','payload',i::text)::text); END LOOP; "
+                     "COMMIT; PERFORM pg_sleep(0.025); END LOOP; END $$" % (seconds, LISTEN))
+
+            ths = [threading.Thread(target=killer), threading.Thread(target=sql_writer)]
+            for t in ths:
+                t.start()
+            closes = []
+            seq = 1
+            end = time.time() + seconds
+            wpath = a.url + "/gw/" + token({"mode": "w", "channel": "gw"})
+            while time.time() < end:
+                try:
+                    async with websockets.connect(wpath, ping_interval=None) as ws:
+                        while time.time() < end:
+                            for _ in range(10):
+                                await ws.send(str(seq))
+                                seq += 1
+                            await asyncio.sleep(10 / rate)
+                except websockets.ConnectionClosed as e:
+                    closes.append(e.code)
+            stop.set()
+            for t in ths:
+                t.join()
+            await asyncio.sleep(2)
+            for r in rs:
+                r.cancel()
+            return got, kills[0], closes
+
+
+def test_listener_loss_window():
+    """Measures what the README states about a lost listener: messages
+    that committed while this instance's listener was down or not yet
+    detected as down never reach this instance's readers.  Counts, per
+    direction, what another instance saw and this one did not."""
+    secs = float(os.environ.get("PGWS_LISTENER_KILL_SECONDS", "5"))
+    got, kills, closes = asyncio.run(_listener_kills(secs, 2000))
+    for d in ("ws", "sql"):
+        a, b = got["a-" + d], got["b-" + d]
+        print("   %s-published: %d committed (seen by instance B), instance A's reader "
+              "missed %d, saw %d B did not; %d listener kills, writer closes %s"
+              % (d, len(b), len(b - a), len(a - b), kills, sorted(set(map(str, closes)))))
+        check(len(b) > 0 and kills > 0, "%s: the case was exercised" % d)
+        check(not (a - b), "%s: instance A saw nothing that did not commit" % d)
+
+
+def test_listener_reconnect_event():
+    """After the listener is re-established, readers of the meta channel
+    get a ListenerReconnected event (with the downtime in ms as payload):
+    the signal that notifications may have been missed."""
+    meta = "server-info"
+    with Server(PGWS_CHECK_LISTENER_INTERVAL=200, PGWS_META_CHANNEL=meta) as srv:
+        rd = Raw(srv.port, "/%s/%s" % (meta, token({"mode": "r", "channel": meta})))
+        check(rd.status == 101, "meta reader open")
+        for p in listener_pids():
+            psql("SELECT pg_terminate_backend(%d)" % p)
+        ev = None
+        end = time.time() + 10
+        while time.time() < end:
+            f = recv_data(rd, 1)
+            if f and f[0] == OP_TEXT:
+                m = json.loads(f[1])
+                if m.get("event") == "ListenerReconnected":
+                    ev = m
+                    break
+        check(ev is not None and ev["channel"] == meta and ev["payload"].isdigit(),
+              "ListenerReconnected reached the meta reader (%s)" % ev)
+        rd.close()
+
+
+# --------------------------------------------- 10. a hung listener shows
+
+def test_hung_listener_shows():
+    """Without PGWS_CHECK_LISTENER_INTERVAL, a listener backend that hangs
+    (SIGSTOP) leaves the queue sample (sent every 10 s) unanswered: /health
+    turns 503 "unresponsive" and /metrics says so, and both recover when
+    it resumes."""
+    with Server() as srv:
+        lis = listener_pids()
+        check(len(lis) == 1, "found the listener backend (%s)" % lis)
+        os.kill(lis[0], 19)
+        try:
+            t0 = time.time()
+            st = 200
+            while time.time() - t0 < 20:
+                r = get(srv, "/health")
+                st = status_of(r)
+                if st == 503:
+                    break
+                time.sleep(0.25)
+            print("   /health %d after %.1f s: %s" % (st, time.time() - t0, body_of(r)))
+            check(st == 503 and json.loads(body_of(r))["listener"] == "unresponsive",
+                  "/health 503 unresponsive while the listener hangs")
+            m = body_of(get(srv, "/metrics"))
+            w = re.search(r"^pgws_listener_check_wait_seconds ([0-9.]+)", m, re.M)
+            check("pgws_listener_up 0" in m and w and float(w.group(1)) > 3,
+                  "/metrics: pgws_listener_up 0, check waiting %s s" % (w and w.group(1)))
+        finally:
+            os.kill(lis[0], 18)
+        t0 = time.time()
+        while time.time() - t0 < 5 and status_of(get(srv, "/health")) != 200:
+            time.sleep(0.1)
+        check(status_of(get(srv, "/health")) == 200, "/health 200 once it answers again")
+
+
+# -------------------------------------------- 12 and 14. static files
+
+def test_root_symlink_switch():
+    """PGWS_ROOT_PATH is resolved per request: switching the "current"
+    symbolic link it names serves the new tree at once."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="pgws-root-")
+    for v in ("v1", "v2"):
+        os.mkdir(os.path.join(d, v))
+        with open(os.path.join(d, v, "index.html"), "w") as f:
+            f.write("release %s\n" % v)
+    cur = os.path.join(d, "current")
+    os.symlink("v1", cur)
+    with Server(PGWS_ROOT_PATH=cur) as srv:
+        a = body_of(get(srv, "/"))
+        os.symlink("v2", cur + ".new")
+        os.replace(cur + ".new", cur)
+        b = body_of(get(srv, "/"))
+        check(a == "release v1", "before the switch: %r" % a)
+        check(b == "release v2", "after the switch, at once: %r" % b)
+    subprocess.run(["rm", "-rf", d])
+
+
+def read_resp(s):
+    """One whole HTTP response (head and Content-Length body) from s."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(65536)
+        if not b:
+            return buf
+        buf += b
+    head, _, body = buf.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)content-length: *(\d+)", head)
+    while m and len(body) < int(m.group(1)):
+        b = s.recv(65536)
+        if not b:
+            break
+        body += b
+    return head + b"\r\n\r\n" + body
+
+
+def test_static_file_emfile():
+    """Out of descriptors, a static file request gets 503, not 404."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="pgws-root-")
+    with open(os.path.join(d, "a.txt"), "w") as f:
+        f.write("a\n")
+    with Server(PGWS_ROOT_PATH=d) as srv:
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        req = b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+        s.sendall(req)
+        first = read_resp(s)
+        check(status_of(first) == 200, "the file is served (%d)" % status_of(first))
+        nfd = len(os.listdir("/proc/%d/fd" % srv.p.pid))
+        old = subprocess.run(["prlimit", "--pid", str(srv.p.pid), "--nofile", "-o", "SOFT",
+                              "--noheadings"], capture_output=True, text=True).stdout.strip()
+        r = subprocess.run(["prlimit", "--pid", str(srv.p.pid), "--nofile=%d:" % nfd],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "descriptor limit lowered to the %d open (%s)" % (nfd, r.stderr))
+        s.sendall(req)
+        second = read_resp(s)
+        check(status_of(second) == 503, "out of descriptors: %d (want 503)" % status_of(second))
+        subprocess.run(["prlimit", "--pid", str(srv.p.pid), "--nofile=%s:" % old])
+        s.sendall(req)
+        third = read_resp(s)
+        check(status_of(third) == 200, "descriptors back: %d" % status_of(third))
+        s.close()
+    subprocess.run(["rm", "-rf", d])
 
 
 if __name__ == "__main__":
