@@ -85,8 +85,14 @@ struct msg *msg_frame(int opcode, const void *payload, size_t len)
 }
 
 /* Socket I/O: the only place that knows whether a connection is TLS. */
-static ssize_t io_read(struct conn *c, void *buf, size_t n)
+/* Reads per connection per turn from its socket; what TLS decrypted
+ * beyond that is still taken, without touching the socket. */
+#define CONN_TURN_READS 4
+
+static ssize_t io_read(struct conn *c, void *buf, size_t n, int round)
 {
+	if (c->tls && round >= CONN_TURN_READS)
+		return tls_read_buffered(c->tls, buf, n);
 	if (c->tls)
 		return tls_read(c->tls, c->fd, buf, n);
 	return read(c->fd, buf, n);
@@ -393,10 +399,10 @@ static void read_rounds(struct conn *c)
 {
 	/*
 	 * A few reads per turn keep one busy client from starving others;
-	 * decrypted TLS data is read to the end, since no poll() would wake
-	 * us for it.
+	 * decrypted TLS data is then read to the end (no poll() would wake us
+	 * for it), but no more from the socket.
 	 */
-	for (int rounds = 0; (rounds < 4 ||
+	for (int rounds = 0; (rounds < CONN_TURN_READS ||
 	    (c->tls && tls_buffered(c->tls))); rounds++) {
 		if (c->state == CS_HTTP) {
 			/*
@@ -407,7 +413,7 @@ static void read_rounds(struct conn *c)
 			size_t room = (size_t)cfg.max_header + 1 - c->in_len;
 			if (room > sizeof rbuf)
 				room = sizeof rbuf;
-			ssize_t n = io_read(c, rbuf, room);
+			ssize_t n = io_read(c, rbuf, room, rounds);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 				conn_close(c, NULL);
 				return;
@@ -426,7 +432,7 @@ static void read_rounds(struct conn *c)
 			if ((size_t)n < room)
 				return;
 		} else if (c->state == CS_WS || c->state == CS_CLOSING) {
-			ssize_t n = io_read(c, rbuf, sizeof rbuf);
+			ssize_t n = io_read(c, rbuf, sizeof rbuf, rounds);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 				conn_close(c, NULL);
 				return;

@@ -37,6 +37,7 @@ ssize_t tls_writev(struct tls *t, int fd, const struct iovec *iov, int n) { (voi
 int tls_flush(struct tls *t, int fd) { (void)t; (void)fd; return 0; }
 int tls_pending(const struct tls *t) { (void)t; return 0; }
 int tls_buffered(const struct tls *t) { (void)t; return 0; }
+ssize_t tls_read_buffered(struct tls *t, void *buf, size_t n) { (void)t; (void)buf; (void)n; errno = EAGAIN; return -1; }
 void tls_close(struct tls *t, int fd) { (void)t; (void)fd; }
 void tls_free(struct tls *t) { (void)t; }
 struct tls *tls_new(void) { return NULL; }

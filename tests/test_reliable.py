@@ -684,6 +684,71 @@ def test_download_does_not_stall_loop():
         os.rmdir(d)
 
 
+def test_tls_flood_does_not_stall_loop():
+    """A TLS client sending websocket frames as fast as it can (mode r, so
+    they are only counted) gets its share of the loop, no more: TLS
+    /health requests meanwhile are answered within a second each (before
+    the bound, the handshake of the first one timed out)."""
+    import ssl
+    import tempfile
+    d = tempfile.mkdtemp(prefix="pgws-tls-")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", d + "/k.pem",
+                    "-out", d + "/c.pem", "-subj", "/CN=127.0.0.1", "-days", "1"],
+                   capture_output=True, check=True)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with Server(PGWS_CERTIFICATE_FILE=d + "/c.pem", PGWS_KEY_FILE=d + "/k.pem") as srv:
+        stop = threading.Event()
+        sent = [0]
+
+        def flood():
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port)))
+            s.sendall(upgrade_request("/t/" + token({"mode": "r", "channel": "t"})))
+            s.recv(4096)
+            payload = b"x" * 60000
+            frame = bytes([0x81, 0xfe]) + len(payload).to_bytes(2, "big") + b"\0\0\0\0" + payload
+            blob = frame * 16
+            try:
+                while not stop.is_set():
+                    s.sendall(blob)
+                    sent[0] += len(blob)
+            except OSError:
+                pass
+            s.close()
+
+        th = threading.Thread(target=flood)
+        th.start()
+        time.sleep(0.5)
+        lat = []
+        try:
+            for _ in range(30):
+                t = time.time()
+                c = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=5))
+                c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                r = b""
+                while True:
+                    b = c.recv(4096)
+                    if not b:
+                        break
+                    r += b
+                c.close()
+                lat.append((time.time() - t, status_of(r)))
+                time.sleep(0.02)
+        except OSError as e:
+            lat.append((99, str(e)))
+        stop.set()
+        th.join()
+        worst = max(x for x, _ in lat)
+        print("   %.0f MB sent by the flooder; %d TLS /health, worst %.0f ms"
+              % (sent[0] / 1e6, len(lat), worst * 1000))
+        check(sent[0] > 10e6, "the flooder sent %.0f MB" % (sent[0] / 1e6))
+        check(all(st == 200 for _, st in lat), "every TLS /health answered 200")
+        check(worst < 1.0, "worst TLS /health %.0f ms < 1000 ms" % (worst * 1000))
+    subprocess.run(["rm", "-rf", d])
+
+
 # ------------------------------------------ 2. the listener-loss window
 
 def listener_of(other):
