@@ -193,6 +193,27 @@ static void on_published(uint64_t tag)
 		publish_result(c, 1);
 }
 
+/*
+ * Logs a notification that could not be delivered: at most one line a
+ * second, the next one saying how many were not logged meanwhile.
+ */
+static void dropped_notify(const char *ch, size_t chlen, const char *why)
+{
+	static double last = -1;
+	static unsigned long quiet;
+
+	srv.st.notifies_dropped++;
+	if (last >= 0 && srv.now - last < 1.0) {
+		quiet++;
+		return;
+	}
+	last = srv.now;
+	log_msg(L_WARN, "notification for %.*s not delivered: %s (%lu more not "
+	    "logged in the last second)", (int)(chlen > 200 ? 200 : chlen), ch,
+	    why, quiet);
+	quiet = 0;
+}
+
 /* A notification from the database: route, frame once, fan out. */
 static void on_notify(const char *payload, size_t len)
 {
@@ -213,8 +234,7 @@ static void on_notify(const char *payload, size_t len)
 		return;
 	}
 	if (ws_utf8(WS_UTF8_OK, (const unsigned char *)payload, len) != WS_UTF8_OK) {
-		log_msg(L_WARN, "notification for %.*s is not UTF-8 text; not delivered",
-		    (int)chlen, ch);
+		dropped_notify(ch, chlen, "not UTF-8 text");
 		return;
 	}
 	/*
@@ -232,14 +252,14 @@ static void on_notify(const char *payload, size_t len)
 		struct conn *r = &srv.conns[c->readers[i].id];
 		if (r->state == CS_WS) {
 			if (!m && !(m = msg_frame(WS_OP_TEXT, payload, len))) {
-				log_msg(L_ERROR, "out of memory delivering a notification");
+				dropped_notify(ch, chlen, "out of memory");
 				break;
 			}
 			if (conn_send(r, m) == 0)
 				srv.st.msgs_out++;
 		} else if (r->state == CS_SSE) {
 			if (!ev && !(ev = stream_event(payload, len))) {
-				log_msg(L_ERROR, "out of memory delivering a notification");
+				dropped_notify(ch, chlen, "out of memory");
 				break;
 			}
 			if (conn_send(r, ev) == 0) {
@@ -255,15 +275,45 @@ static void on_notify(const char *payload, size_t len)
 		msg_unref(m);
 	if (ev)
 		msg_unref(ev);
+	conn_enforce_total();
 }
 
 /* Returns 1 when pgws must stop: the listener is lost for good. */
+/*
+ * The listener is back.  Notifications committed while it was down (and
+ * in the moment before its loss was seen) never reach this instance, and
+ * nothing in PostgreSQL can replay them; readers of the meta channel are
+ * told, so an application can refetch what it may have missed.  The event
+ * is this instance's own, so it is delivered here, not published.
+ */
+static void listener_back(double down_s)
+{
+	char ev[512];
+	struct json_out o;
+
+	if (!cfg.meta_channel)
+		return;
+	json_out_init(&o, ev, sizeof ev);
+	JSON_LIT(&o, "{\"event\":\"ListenerReconnected\",\"channel\":");
+	json_string(&o, cfg.meta_channel, strlen(cfg.meta_channel));
+	char num[64];
+	int n = snprintf(num, sizeof num, ",\"payload\":\"%.0f\",\"claims\":{}}",
+	    down_s * 1000);
+	json_raw(&o, num, (size_t)n);
+	if (!o.err)
+		on_notify(ev, o.len);
+}
+
 static int on_listener(int up)
 {
+	static double down_at;
+
 	if (up) {
 		log_msg(L_INFO, "listener connection re-established");
+		listener_back(srv.now - down_at);
 		return 0;
 	}
+	down_at = srv.now;
 	if (cfg.check_interval > 0) {
 		log_msg(L_WARN, "listener connection lost; reconnecting");
 		return 0;
@@ -703,7 +753,7 @@ void bridge_input(struct conn *c, unsigned char *p, size_t len)
 			break;
 		case WS_EV_PING:
 			if (c->state == CS_WS)
-				conn_frame(c, WS_OP_PONG, ev.data, ev.len);
+				conn_pong(c, ev.data, ev.len);
 			break;
 		case WS_EV_PONG:
 			break;
@@ -765,6 +815,9 @@ void bridge_timers(struct conn *c)
 		bridge_fail(c, WS_CLOSE_JWT_EXPIRED, "JWT expired");
 		return;
 	}
+	/* One that is not read because it is behind is not silent. */
+	if (conn_behind(c))
+		c->last_rx = srv.now;
 	if (srv.now - c->last_rx >= 2.0 * (double)cfg.ping_interval) {
 		srv.st.timeouts++;
 		log_msg(L_INFO, "%s: no answer for %ld s; dropped", c->addr,
@@ -786,6 +839,13 @@ int bridge_init(char *err, size_t errcap)
 		return -1;
 	if (kr > 0)
 		log_msg(L_WARN, "PGWS_JWT_SECRET: %s", err);
+	/* RFC 7518 3.2: a key at least as long as the hash.  Tokens still
+	 * verify (the original's library refuses such keys outright). */
+	for (size_t i = 0; i < br.keys.n; i++)
+		if (br.keys.key[i].k_len < 32)
+			log_msg(L_WARN, "PGWS_JWT_SECRET: key %zu is %zu bytes, shorter "
+			    "than the 32 that HS256 needs (RFC 7518 3.2); use a longer one",
+			    i + 1, br.keys.key[i].k_len);
 	br.jwt_work_cap = jwt_work_size((size_t)cfg.max_token, br.keys.max_chan);
 	br.jwt_work = malloc(br.jwt_work_cap);
 	br.ping = msg_frame(WS_OP_PING, NULL, 0);

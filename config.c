@@ -89,7 +89,16 @@ static const struct var vars[] = {
 	{ "PGWS_MAX_MESSAGE_SIZE", "65536", V_INT, &cfg.max_message, 1,
 	  16777216, "bytes of one websocket message (close 1009 beyond)" },
 	{ "PGWS_MAX_PENDING", "1048576", V_INT, &cfg.max_pending, 1024,
-	  1073741824, "bytes queued for one slow client before it is dropped" },
+	  1073741824, "bytes queued for one client (64 counted per message) past "
+	  "which it is not read and must make progress within PGWS_SLOW_TIMEOUT" },
+	{ "PGWS_MAX_PENDING_HARD", "134217728", V_INT, &cfg.max_pending_hard,
+	  1024, 17179869184L, "bytes queued for one client past which it is "
+	  "dropped at once (at least PGWS_MAX_PENDING)" },
+	{ "PGWS_MAX_PENDING_TOTAL", "268435456", V_INT, &cfg.max_pending_total,
+	  65536, 68719476736L, "bytes of output queued for all clients together; "
+	  "beyond it the one waiting longest for its socket is dropped" },
+	{ "PGWS_SLOW_TIMEOUT", "5", V_INT, &cfg.slow_timeout, 1, 3600,
+	  "seconds a client over PGWS_MAX_PENDING may go without taking a byte" },
 	{ "PGWS_MAX_TOKEN_SIZE", "8192", V_INT, &cfg.max_token, 64, 65536,
 	  "bytes of a JWT (401 beyond)" },
 	{ "PGWS_HANDSHAKE_TIMEOUT", "10", V_INT, &cfg.handshake_timeout, 1,
@@ -231,6 +240,12 @@ void config_load(void)
 		    cfg.cert_file ? "PGWS_KEY_FILE" : "PGWS_CERTIFICATE_FILE");
 	if (!*cfg.listen_channel)
 		die("PGWS_LISTEN_CHANNEL is empty");
+	if (strlen(cfg.listen_channel) > 63)
+		die("PGWS_LISTEN_CHANNEL: %zu bytes; PostgreSQL channel names "
+		    "have at most 63", strlen(cfg.listen_channel));
+	if (cfg.max_pending_hard < cfg.max_pending)
+		die("PGWS_MAX_PENDING_HARD: %ld is less than PGWS_MAX_PENDING (%ld)",
+		    cfg.max_pending_hard, cfg.max_pending);
 	if (strcmp(cfg.backend, "poll") && strcmp(cfg.backend, EV_DEFAULT))
 		die("PGWS_EVENT_BACKEND: '%s' is not %s", cfg.backend,
 		    strcmp(EV_DEFAULT, "poll") ? "epoll or poll" : "poll");
@@ -245,14 +260,10 @@ void config_load(void)
 			die("PGWS_ALLOWED_ORIGINS: %s", err);
 	}
 	if (cfg.root_path) {
+		/* Checked once here; resolved again for every request. */
 		struct stat st;
 		if (stat(cfg.root_path, &st) || !S_ISDIR(st.st_mode))
 			die("PGWS_ROOT_PATH: %s is not a directory", cfg.root_path);
-		char *r = realpath(cfg.root_path, NULL);
-		if (!r)
-			die("PGWS_ROOT_PATH: %s: %s", cfg.root_path, strerror(errno));
-		free(cfg.root_path);
-		cfg.root_path = r;
 	}
 }
 

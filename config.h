@@ -25,7 +25,7 @@ struct config {
 	long port;
 	char *listen_channel;
 	char *meta_channel;     /* NULL when unset or empty */
-	char *root_path;        /* realpath() of PGWS_ROOT_PATH, or NULL */
+	char *root_path;        /* PGWS_ROOT_PATH as given (resolved per request), or NULL */
 	char *allowed_origins;  /* PGWS_ALLOWED_ORIGINS, checked; NULL when unset */
 	long pool_size;
 	long retries;
@@ -36,7 +36,10 @@ struct config {
 	long max_connections;
 	long max_header;
 	long max_message;
-	long max_pending;
+	long max_pending;       /* soft: stop reading, start the slow clock */
+	long max_pending_hard;  /* dropped at once beyond it */
+	long max_pending_total; /* all output queues together */
+	long slow_timeout;      /* seconds over max_pending without progress */
 	long max_token;
 	long handshake_timeout;
 	long ping_interval;

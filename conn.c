@@ -36,8 +36,21 @@ struct server srv;
  */
 static unsigned char rbuf[65536];
 static int rbuf_busy;
+/*
+ * Writes (of up to 64 KiB or 64 frames each) one connection may do in one
+ * loop turn, so that a fast reader of a large file or queue shares the
+ * loop with everyone else.
+ */
+#define CONN_TURN_WRITES 4
+
 /* A static file's body goes out through this buffer, one pread at a time. */
 static unsigned char fbuf[65536];
+
+/* What a queued message holds in memory: header, bytes, allocator slack. */
+static size_t msg_cost(const struct msg *m)
+{
+	return sizeof *m + m->len + 16;
+}
 
 struct msg *msg_new(size_t len)
 {
@@ -46,13 +59,17 @@ struct msg *msg_new(size_t len)
 		return NULL;
 	m->refs = 1;
 	m->len = (uint32_t)len;
+	m->counted = 0;
 	return m;
 }
 
 void msg_unref(struct msg *m)
 {
-	if (--m->refs == 0)
+	if (--m->refs == 0) {
+		if (m->counted)
+			srv.queued -= msg_cost(m);
 		free(m);
+	}
 }
 
 /* A websocket frame holding a copy of payload; NULL when out of memory. */
@@ -70,8 +87,14 @@ struct msg *msg_frame(int opcode, const void *payload, size_t len)
 }
 
 /* Socket I/O: the only place that knows whether a connection is TLS. */
-static ssize_t io_read(struct conn *c, void *buf, size_t n)
+/* Reads per connection per turn from its socket; what TLS decrypted
+ * beyond that is still taken, without touching the socket. */
+#define CONN_TURN_READS 4
+
+static ssize_t io_read(struct conn *c, void *buf, size_t n, int round)
 {
+	if (c->tls && round >= CONN_TURN_READS)
+		return tls_read_buffered(c->tls, buf, n);
 	if (c->tls)
 		return tls_read(c->tls, c->fd, buf, n);
 	return read(c->fd, buf, n);
@@ -92,40 +115,79 @@ void conn_mark_dirty(struct conn *c)
 	}
 }
 
+/* Drops c for falling behind; why says which rule. */
+static void slow_drop(struct conn *c, const char *why, long limit)
+{
+	srv.st.slow_dropped++;
+	log_msg(L_WARN, "%s: dropped: slow reader: %zu bytes queued, %s (%ld)",
+	    c->addr, c->out_bytes, why, limit);
+	conn_close(c, NULL);
+}
+
+/* Resizes c's ring to cap slots (cap >= c->oq_n; 0 frees it). */
+static int ring_resize(struct conn *c, uint32_t cap)
+{
+	struct outref *q = NULL;
+
+	if (cap && !(q = malloc(cap * sizeof *q)))
+		return -1;
+	for (uint32_t i = 0; i < c->oq_n; i++)
+		q[i] = c->oq[(c->oq_head + i) % c->oq_cap];
+	free(c->oq);
+	srv.queued -= c->oq_cap * sizeof *q;
+	srv.queued += cap * sizeof *q;
+	c->oq = q;
+	c->oq_cap = cap;
+	c->oq_head = 0;
+	return 0;
+}
+
+int conn_behind(const struct conn *c)
+{
+	return c->out_bytes > (size_t)cfg.max_pending;
+}
+
+/*
+ * Appends m (taking a new reference) after the size checks; may_flush:
+ * the caller is not inside conn_flush, which may be called first.
+ */
+static int enqueue(struct conn *c, struct msg *m, int may_flush)
+{
+	size_t cost = m->len + CONN_ENTRY_COST;
+
+	/* Before judging a reader, give it what its socket takes. */
+	if (may_flush && c->out_bytes + cost > (size_t)cfg.max_pending &&
+	    c->oq_n && !c->want_out && conn_flush(c) < 0)
+		return -1;
+	if (c->out_bytes + cost > (size_t)cfg.max_pending_hard) {
+		slow_drop(c, "over PGWS_MAX_PENDING_HARD", cfg.max_pending_hard);
+		return -1;
+	}
+	if (c->oq_n == c->oq_cap &&
+	    ring_resize(c, c->oq_cap ? c->oq_cap * 2 : 4) < 0) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	/* A queue that starts, or passes the soft limit, starts the clock. */
+	if (!c->oq_n || (!conn_behind(c) &&
+	    c->out_bytes + cost > (size_t)cfg.max_pending))
+		c->progress_at = srv.now;
+	c->oq[(c->oq_head + c->oq_n++) % c->oq_cap] = (struct outref){ m, 0 };
+	m->refs++;
+	if (!m->counted) {
+		m->counted = 1;
+		srv.queued += msg_cost(m);
+	}
+	c->out_bytes += cost;
+	conn_mark_dirty(c);
+	return 0;
+}
+
 int conn_send(struct conn *c, struct msg *m)
 {
 	if (c->state == CS_DEAD)
 		return -1;
-	/* Before judging a reader slow, give it what its socket takes. */
-	if (c->out_bytes + m->len > (size_t)cfg.max_pending / 2 && c->oq_n &&
-	    !c->want_out && conn_flush(c) < 0)
-		return -1;
-	if (c->out_bytes + m->len > (size_t)cfg.max_pending) {
-		srv.st.slow_dropped++;
-		log_msg(L_WARN, "%s: dropped: %zu bytes queued for a slow reader "
-		    "(PGWS_MAX_PENDING=%ld)", c->addr, c->out_bytes, cfg.max_pending);
-		conn_close(c, NULL);
-		return -1;
-	}
-	if (c->oq_n == c->oq_cap) {
-		uint32_t cap = c->oq_cap ? c->oq_cap * 2 : 4;
-		struct outref *q = malloc(cap * sizeof *q);
-		if (!q) {
-			conn_close(c, "out of memory");
-			return -1;
-		}
-		for (uint32_t i = 0; i < c->oq_n; i++)
-			q[i] = c->oq[(c->oq_head + i) % c->oq_cap];
-		free(c->oq);
-		c->oq = q;
-		c->oq_cap = cap;
-		c->oq_head = 0;
-	}
-	c->oq[(c->oq_head + c->oq_n++) % c->oq_cap] = (struct outref){ m, 0 };
-	m->refs++;
-	c->out_bytes += m->len;
-	conn_mark_dirty(c);
-	return 0;
+	return enqueue(c, m, 1);
 }
 
 /* Queues a control or data frame built from payload; -1 if c was dropped. */
@@ -141,6 +203,67 @@ int conn_frame(struct conn *c, int opcode, const void *p, size_t n)
 	return r;
 }
 
+int conn_pong(struct conn *c, const void *p, size_t n)
+{
+	if (c->state == CS_DEAD)
+		return -1;
+	struct msg *m = msg_frame(WS_OP_PONG, p, n);
+	if (!m) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	if (c->pong_queued) {
+		/* One answer is on its way; this one replaces any waiting. */
+		if (c->pong)
+			msg_unref(c->pong);
+		c->pong = m;
+		return 0;
+	}
+	int r = conn_send(c, m);
+	msg_unref(m);
+	if (r == 0)
+		c->pong_queued = 1;
+	return r;
+}
+
+/* A pong left the queue: the waiting answer, if any, takes its turn. */
+static void pong_done(struct conn *c)
+{
+	struct msg *m = c->pong;
+
+	c->pong_queued = 0;
+	if (!m)
+		return;
+	c->pong = NULL;
+	if (enqueue(c, m, 0) == 0)
+		c->pong_queued = 1;
+	msg_unref(m);
+}
+
+void conn_enforce_total(void)
+{
+	while (srv.queued > (size_t)cfg.max_pending_total) {
+		struct conn *worst = NULL;
+		for (int i = 0; i < srv.hiwater; i++) {
+			struct conn *c = &srv.conns[i];
+			if (c->fd < 0 || c->state == CS_DEAD || !c->oq_n)
+				continue;
+			if (!worst || c->progress_at < worst->progress_at ||
+			    (c->progress_at == worst->progress_at &&
+			    c->out_bytes > worst->out_bytes))
+				worst = c;
+		}
+		if (!worst)
+			return;
+		/* Its queue goes when it is reaped; count it as gone now. */
+		size_t before = srv.queued;
+		slow_drop(worst, "all queues over PGWS_MAX_PENDING_TOTAL",
+		    cfg.max_pending_total);
+		if (srv.queued >= before)
+			return;
+	}
+}
+
 /*
  * Sends the body of a static file after the queued output.  Returns 1 when
  * the whole file went out (the connection is back to CS_HTTP or drains),
@@ -148,7 +271,11 @@ int conn_frame(struct conn *c, int opcode, const void *p, size_t n)
  */
 static int flush_file(struct conn *c)
 {
-	while (c->file_off < c->file_end) {
+	/* A bounded share per turn: the socket of a fast reader on loopback
+	 * never fills, and the loop has other connections to serve. */
+	for (int rounds = 0; c->file_off < c->file_end; rounds++) {
+		if (rounds == CONN_TURN_WRITES)
+			return 0;       /* POLLOUT brings it back next turn */
 		size_t want = (size_t)(c->file_end - c->file_off);
 		if (want > sizeof fbuf)
 			want = sizeof fbuf;
@@ -206,8 +333,10 @@ int conn_flush(struct conn *c)
 		conn_close(c, NULL);
 		return -1;
 	}
-	while (c->oq_n) {
+	for (int rounds = 0; c->oq_n; rounds++) {
 		int n = 0;
+		if (rounds == CONN_TURN_WRITES)
+			return 0;       /* POLLOUT brings it back next turn */
 		for (uint32_t i = 0; i < c->oq_n && n < 64; i++) {
 			struct outref *o = &c->oq[(c->oq_head + i) % c->oq_cap];
 			iov[n].iov_base = o->m->data + o->off;
@@ -225,7 +354,10 @@ int conn_flush(struct conn *c)
 			conn_close(c, NULL);
 			return -1;
 		}
+		if (w > 0)
+			c->progress_at = srv.now;
 		c->out_bytes -= (size_t)w;
+		int pong = 0;
 		while (w > 0) {
 			struct outref *o = &c->oq[c->oq_head];
 			size_t left = o->m->len - o->off;
@@ -234,11 +366,20 @@ int conn_flush(struct conn *c)
 				break;
 			}
 			w -= (ssize_t)left;
+			/* Only conn_pong queues a pong. */
+			pong |= o->m->data[0] == (0x80 | WS_OP_PONG);
 			msg_unref(o->m);
+			c->out_bytes -= CONN_ENTRY_COST;
 			c->oq_head = (c->oq_head + 1) % c->oq_cap;
 			c->oq_n--;
 		}
-		if (c->oq_n) {
+		if (pong)
+			pong_done(c);
+		if (c->state == CS_DEAD)
+			return -1;
+		if (!c->oq_n && c->oq_cap > 64)
+			ring_resize(c, 0);     /* a burst's ring goes with it */
+		if (c->oq_n && !pong) {
 			/* A short write: the socket buffer is full. */
 			c->want_out = 1;
 			return 0;
@@ -260,10 +401,10 @@ static void read_rounds(struct conn *c)
 {
 	/*
 	 * A few reads per turn keep one busy client from starving others;
-	 * decrypted TLS data is read to the end, since no poll() would wake
-	 * us for it.
+	 * decrypted TLS data is then read to the end (no poll() would wake us
+	 * for it), but no more from the socket.
 	 */
-	for (int rounds = 0; (rounds < 4 ||
+	for (int rounds = 0; (rounds < CONN_TURN_READS ||
 	    (c->tls && tls_buffered(c->tls))); rounds++) {
 		if (c->state == CS_HTTP) {
 			/*
@@ -274,7 +415,7 @@ static void read_rounds(struct conn *c)
 			size_t room = (size_t)cfg.max_header + 1 - c->in_len;
 			if (room > sizeof rbuf)
 				room = sizeof rbuf;
-			ssize_t n = io_read(c, rbuf, room);
+			ssize_t n = io_read(c, rbuf, room, rounds);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 				conn_close(c, NULL);
 				return;
@@ -293,7 +434,7 @@ static void read_rounds(struct conn *c)
 			if ((size_t)n < room)
 				return;
 		} else if (c->state == CS_WS || c->state == CS_CLOSING) {
-			ssize_t n = io_read(c, rbuf, sizeof rbuf);
+			ssize_t n = io_read(c, rbuf, sizeof rbuf, rounds);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 				conn_close(c, NULL);
 				return;
@@ -306,7 +447,7 @@ static void read_rounds(struct conn *c)
 		} else if (c->state == CS_BODY) {
 			/* Never past the body: what follows is the next request. */
 			size_t want = c->body_len - c->msg_len;
-			ssize_t n = io_read(c, rbuf, want < sizeof rbuf ? want : sizeof rbuf);
+			ssize_t n = io_read(c, rbuf, want < sizeof rbuf ? want : sizeof rbuf, rounds);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 				conn_close(c, NULL);
 				return;
@@ -316,7 +457,7 @@ static void read_rounds(struct conn *c)
 			publish_input(c, rbuf, (size_t)n);
 		} else if (c->state == CS_SSE) {
 			/* A stream's client has nothing to say; only its end counts. */
-			ssize_t n = io_read(c, rbuf, sizeof rbuf);
+			ssize_t n = io_read(c, rbuf, sizeof rbuf, rounds);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 				conn_close(c, NULL);
 				return;
@@ -337,6 +478,22 @@ void conn_read(struct conn *c)
 	rbuf_busy = 0;
 }
 
+/* Frees what c has queued: a closed connection sends nothing more. */
+static void release_queue(struct conn *c)
+{
+	while (c->oq_n) {
+		msg_unref(c->oq[c->oq_head].m);
+		c->oq_head = (c->oq_head + 1) % c->oq_cap;
+		c->oq_n--;
+	}
+	ring_resize(c, 0);
+	if (c->pong)
+		msg_unref(c->pong);
+	c->pong = NULL;
+	c->pong_queued = 0;
+	c->out_bytes = 0;
+}
+
 void conn_close(struct conn *c, const char *why)
 {
 	if (c->fd < 0 || c->state == CS_DEAD)
@@ -347,6 +504,7 @@ void conn_close(struct conn *c, const char *why)
 		bridge_end(c);
 	c->state = CS_DEAD;
 	c->reparse = 0;
+	release_queue(c);
 	srv.dead[srv.ndead++] = conn_slot(c);
 }
 
@@ -354,12 +512,6 @@ void conn_reap(void)
 {
 	for (int i = 0; i < srv.ndead; i++) {
 		struct conn *c = &srv.conns[srv.dead[i]];
-		while (c->oq_n) {
-			msg_unref(c->oq[c->oq_head].m);
-			c->oq_head = (c->oq_head + 1) % c->oq_cap;
-			c->oq_n--;
-		}
-		free(c->oq);
 		free(c->in);
 		free(c->msg);
 		free(c->cors);
@@ -373,7 +525,6 @@ void conn_reap(void)
 		}
 		close(c->fd);
 		c->fd = -1;
-		c->oq = NULL;
 		c->in = NULL;
 		c->msg = NULL;
 		srv.nactive--;
@@ -445,6 +596,8 @@ double conn_due(const struct conn *c)
 		return stream_due(c);
 	case CS_WS: {
 		double t = c->next_ping;
+		if (conn_behind(c) && c->progress_at + (double)cfg.slow_timeout < t)
+			t = c->progress_at + (double)cfg.slow_timeout;
 		double d = c->last_rx + 2.0 * (double)cfg.ping_interval;
 		if (d < t)
 			t = d;
@@ -463,7 +616,12 @@ double conn_timers(struct conn *c)
 
 	if (due < 0 || srv.now < due)
 		return due < 0 ? -1 : due - srv.now;
-	if (c->state == CS_WS) {
+	if (c->state == CS_WS && conn_behind(c) &&
+	    srv.now >= c->progress_at + (double)cfg.slow_timeout) {
+		slow_drop(c, "over PGWS_MAX_PENDING with nothing written for "
+		    "PGWS_SLOW_TIMEOUT seconds", cfg.slow_timeout);
+		return -1;
+	} else if (c->state == CS_WS) {
 		bridge_timers(c);
 	} else if (c->state == CS_SSE) {
 		stream_timers(c);

@@ -24,8 +24,17 @@
 struct msg {
 	uint32_t refs;
 	uint32_t len;
+	uint32_t counted;       /* its bytes are in srv.queued (it was queued) */
 	unsigned char data[];
 };
+
+/*
+ * What one queued message costs a connection beyond its frame bytes: the
+ * message's header and allocator overhead, and its slot in the ring (whose
+ * capacity may be twice what is used).  PGWS_MAX_PENDING counts this, so
+ * 5-byte frames cost 69 bytes each, as they do.
+ */
+#define CONN_ENTRY_COST 64
 
 /* A message of len bytes (data uninitialised), refs 1; NULL out of memory. */
 struct msg *msg_new(size_t len);
@@ -89,7 +98,10 @@ struct conn {
 	uint32_t msg_len, msg_cap;
 	struct outref *oq;      /* ring of queued output */
 	uint32_t oq_cap, oq_head, oq_n;
-	size_t out_bytes;
+	size_t out_bytes;       /* queued: frame bytes + CONN_ENTRY_COST each */
+	double progress_at;     /* last write progress (or first queued byte) */
+	struct msg *pong;       /* the newest ping's answer, while one waits */
+	unsigned char pong_queued; /* a pong is in oq, not fully written */
 	uint32_t body_len;      /* CS_BODY: the request body's length (in c->msg) */
 	uint32_t pub_wait;      /* CS_PUB: NOTIFYs not yet answered */
 	int pub_failed;         /* CS_PUB: one of them failed */
@@ -108,6 +120,7 @@ struct stats {
 	unsigned long long accepted, refused_full, ws_opened, ws_rejected,
 	    rej_401, rej_403, rej_400, rej_426, rej_503, http_requests,
 	    msgs_in, msgs_in_dropped, msgs_out, notifies, notifies_unrouted,
+	    notifies_dropped,
 	    slow_dropped, publish_failed, timeouts,
 	    sse_opened, sse_rejected, sse_events, pub_status[10];
 };
@@ -123,6 +136,8 @@ struct server {
 	int *dead, ndead;       /* marked by conn_close: reap this turn */
 	double now;             /* CLOCK_MONOTONIC seconds, once per turn */
 	double wall;            /* CLOCK_REALTIME seconds, once per turn */
+	size_t queued;          /* bytes held by all output queues: each queued
+	                           message once, plus the rings */
 	struct chan_index chans;
 	struct stats st;
 };
@@ -159,6 +174,25 @@ int conn_send(struct conn *c, struct msg *m);
 
 /* Queues a frame built from payload p[0..n); -1 when c is dead or closed. */
 int conn_frame(struct conn *c, int opcode, const void *p, size_t n);
+
+/*
+ * Answers a ping.  While a pong is queued and not yet written, a newer
+ * ping only replaces the one answer waiting behind it (RFC 6455 5.5.3:
+ * only the most recent ping need be answered), so a ping flood holds at
+ * most two pongs.  Returns 0, or -1 when c is dead or was closed.
+ */
+int conn_pong(struct conn *c, const void *p, size_t n);
+
+/* 1 when c has more than PGWS_MAX_PENDING queued: it is not read until
+ * its queue drains below that. */
+int conn_behind(const struct conn *c);
+
+/*
+ * While srv.queued exceeds PGWS_MAX_PENDING_TOTAL, drops the connection
+ * that has waited longest for its socket to take a byte.  Called where no
+ * fan-out is walking a channel's readers.
+ */
+void conn_enforce_total(void);
 
 /* Writes as much queued output (and file body) as the socket takes.
  * Returns 0, or -1 when c is dead or was closed here. */

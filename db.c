@@ -209,7 +209,9 @@ notice(void *arg, const char *msg)
  * and tcp_user_timeout does while a batch waits unacknowledged (keepalives
  * only probe idle sockets, retransmission alone takes minutes);
  * connect_timeout bounds the blocking start-up attempts (libpq ignores it in
- * PQconnectPoll, where CONNECT_TIMEOUT does that job).
+ * PQconnectPoll, where CONNECT_TIMEOUT does that job).  The server converts
+ * between the database's encoding and UTF8 (a character the database
+ * cannot store fails that one statement).
  */
 static PGconn *
 pg_start(int blocking)
@@ -217,10 +219,12 @@ pg_start(int blocking)
 	static const char *const keys[] = {
 		"fallback_application_name", "connect_timeout", "keepalives",
 		"keepalives_idle", "keepalives_interval", "keepalives_count",
-		"tcp_user_timeout", "dbname", NULL
+		"tcp_user_timeout", "dbname", "client_encoding", NULL
 	};
+	/* client_encoding comes after dbname, so it wins over the user's:
+	 * websockets carry UTF-8 only, whatever the database's encoding. */
 	const char *vals[] = {
-		"pgws", "10", "1", "10", "5", "3", "30000", db.uri, NULL
+		"pgws", "10", "1", "10", "5", "3", "30000", db.uri, "UTF8", NULL
 	};
 
 	if (blocking)
@@ -306,9 +310,52 @@ q_grow(struct dconn *c)
 	return 0;
 }
 
-/* Reports the message at the head as failed (an event for db_next). */
+/*
+ * Drops every message of tag queued at position from or later: once one
+ * message of a sender fails, nothing it sent after it may be published,
+ * so what it committed is always a clean prefix of what it sent.  Tag 0
+ * (no sender: meta events) is never dropped this way.
+ */
+#define DROPPED_WHY "an earlier message of the same sender failed"
+
 static void
-fail_head(struct dconn *c, const char *why)
+drop_tag(struct dconn *c, size_t from, uint64_t tag)
+{
+	size_t i, j = from, n = 0, solo = 0;
+
+	if (!tag)
+		return;
+	for (i = from; i < c->qlen; i++) {
+		struct msg *m = q_head(c, i);
+
+		if (m->tag != tag) {
+			c->q[(c->qhead + j++) % c->qcap] = m;
+			continue;
+		}
+		db.qbytes -= (size_t)m->len;
+		solo += i < c->solo;
+		/* A sender waiting for acknowledgements hears of every one. */
+		if (m->ack)
+			push_event(DB_EV_PUBLISH_FAILED, tag, DROPPED_WHY,
+			    sizeof DROPPED_WHY - 1);
+		free(m);
+		n++;
+	}
+	c->qlen = j;
+	c->solo -= solo;
+	db.st.publish_failed += n;
+	if (n)
+		log_msg(L_DEBUG, "%zu message%s queued behind a failed one dropped",
+		    n, n == 1 ? "" : "s");
+}
+
+/*
+ * Reports the message at the head as failed (an event for db_next) and
+ * drops what the same sender queued behind it, beyond the `keep` messages
+ * that follow it in flight (those are reported by the caller).
+ */
+static void
+fail_head(struct dconn *c, const char *why, size_t keep)
 {
 	struct msg *m = q_pop(c);
 	uint64_t tag = m->tag;
@@ -316,6 +363,7 @@ fail_head(struct dconn *c, const char *why)
 	free(m);
 	db.st.publish_failed++;
 	push_event(DB_EV_PUBLISH_FAILED, tag, why, strlen(why));
+	drop_tag(c, keep, tag);
 }
 
 static int
@@ -449,7 +497,7 @@ conn_lost(struct dconn *c, double now, const char *why)
 	 * deliver it twice, so it is reported.  The rest stays queued. */
 	while (c->inflight) {
 		c->inflight--;
-		fail_head(c, "database connection lost");
+		fail_head(c, "database connection lost", c->inflight);
 	}
 }
 
@@ -477,7 +525,7 @@ pool_send(struct dconn *c, double now)
 		const char *vals[2] = { db.channel, m->data };
 		int lens[2] = { 0, m->len };
 
-		if (!PQsendQueryParams(c->pg, "SELECT pg_notify($1, $2)", 2,
+		if (!PQsendQueryParams(c->pg, "SELECT pg_catalog.pg_notify($1, $2)", 2,
 		    types, vals, lens, fmts, 0))
 			break;
 	}
@@ -526,7 +574,7 @@ batch_done(struct dconn *c)
 	}
 	log_msg(L_DEBUG, "%s: publish failed: %s", cname(c, nb, sizeof nb), c->why);
 	while (k--)
-		fail_head(c, c->why);
+		fail_head(c, c->why, 0);
 }
 
 static void
@@ -695,7 +743,7 @@ listener_check(struct dconn *c, double now)
 	}
 	if (now < probe_due(c))
 		return;
-	if (!PQsendQuery(c->pg, "SELECT pg_notification_queue_usage()") ||
+	if (!PQsendQuery(c->pg, "SELECT pg_catalog.pg_notification_queue_usage()") ||
 	    conn_flush(c) < 0) {
 		conn_lost(c, now, PQerrorMessage(c->pg));
 		return;
@@ -965,6 +1013,14 @@ db_next(struct db_event *ev)
 	ev->data = db.arena + q->off;
 	ev->len = q->len;
 	return 1;
+}
+
+double
+db_listener_wait(double now)
+{
+	if (!db.pool || db.lis.st != C_READY || db.lis.probe_dl <= 0)
+		return 0;
+	return now - db.lis.last_probe;
 }
 
 int

@@ -91,20 +91,30 @@ double db_timeout(double now);
  * only a message that fails alone is reported.  Messages of a batch in
  * flight when its connection is lost are reported (they may or may not have
  * been committed, and resending could duplicate them); queued ones wait for
- * the reconnection.  Sending happens in db_process: db_timeout returns 0
+ * the reconnection.  Once a message of a tag (other than 0) is reported,
+ * every message of that tag still queued is dropped unsent, so what one
+ * tag got published is always a prefix of what it queued.  Sending happens in db_process: db_timeout returns 0
  * while a connection has messages ready to go, so the caller's next poll()
  * does not sleep.
  */
 int db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len);
 
 /*
- * db_publish, and once PostgreSQL has committed the NOTIFY a
+ * As db_publish, and once PostgreSQL has committed the NOTIFY a
  * DB_EV_PUBLISHED event reports tag (or DB_EV_PUBLISH_FAILED, as above):
  * for a sender that answers only after the acknowledgement (an HTTP
  * publish).  Plain db_publish reports no success, so websocket messages
  * cost no event each.
  */
 int db_publish_ack(uint64_t tag, unsigned affinity, const char *payload, size_t len);
+
+/*
+ * Seconds the listener's health check (or queue sample, sent at least
+ * every 10 s) has been waiting for its answer at now; 0 when none is out.
+ * Without PGWS_CHECK_LISTENER_INTERVAL a hung backend is never given up
+ * on, so this is how it shows.
+ */
+double db_listener_wait(double now);
 
 /* Returns 1 when the listener connection is up and LISTENing, else 0. */
 int db_listener_up(void);

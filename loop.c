@@ -243,8 +243,10 @@ static short conn_events(const struct conn *c)
 {
 	short ev = 0;
 
-	if (c->state == CS_HTTP || c->state == CS_WS || c->state == CS_CLOSING ||
-	    c->state == CS_SSE || c->state == CS_BODY)
+	/* A websocket too far behind is not read until it catches up. */
+	if (c->state == CS_HTTP || c->state == CS_CLOSING ||
+	    c->state == CS_SSE || c->state == CS_BODY ||
+	    (c->state == CS_WS && !conn_behind(c)))
 		ev |= POLLIN;
 	if (c->want_out || c->oq_n || c->state == CS_FILE)
 		ev |= POLLOUT;
@@ -549,6 +551,9 @@ static void loop_stop(int status, const char *why)
 void loop_init(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	/* A reload asked for while the database is still being reached (the
+	 * start-up retries) has nothing to do yet; it must not end pgws. */
+	signal(SIGHUP, SIG_IGN);
 	if (pipe(sigpipe_fd) < 0)
 		die("pipe: %s", strerror(errno));
 	for (int i = 0; i < 2; i++) {

@@ -17,6 +17,7 @@
  * system call per reader.  A reader whose queue passes PGWS_MAX_PENDING is
  * dropped, so a slow client never holds memory or other clients hostage.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,28 @@ static void token_channels(struct json_out *o, int argc, char **argv, int nch)
 	}
 }
 
+/* Ten years: a larger --exp is a mistake, and near LONG_MAX it would overflow. */
+#define TOKEN_EXP_MAX 315360000L
+
+/*
+ * A --claim key must not be one the options write (a token with two
+ * "mode" members means whatever the verifier's parser picks) nor repeat
+ * an earlier --claim; argv[at] is this claim's value.
+ */
+static void claim_key_check(char **argv, int at, const char *k, size_t n)
+{
+	static const char *const reserved[] = { "mode", "channel", "channels", "exp" };
+
+	for (size_t r = 0; r < sizeof reserved / sizeof reserved[0]; r++)
+		if (strlen(reserved[r]) == n && !memcmp(k, reserved[r], n))
+			die("token: --claim %.*s: set by --%s instead", (int)n, k,
+			    r == 0 ? "mode" : r == 3 ? "exp" : "channel");
+	for (int j = 2; j < at - 1; j++)
+		if (!strcmp(argv[j], "--claim") && j + 1 < at &&
+		    !strncmp(argv[j + 1], k, n) && argv[j + 1][n] == '=')
+			die("token: --claim %.*s given twice", (int)n, k);
+}
+
 static int cmd_token(int argc, char **argv)
 {
 	char claims[8192], tok[16384];
@@ -97,9 +120,11 @@ static int cmd_token(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--exp") && v) {
 			char *end;
+			errno = 0;
 			exp = strtol(v, &end, 10);
-			if (*end || exp <= 0)
-				die("token: --exp takes a number of seconds");
+			if (errno || end == v || *end || exp <= 0 || exp > TOKEN_EXP_MAX)
+				die("token: --exp takes seconds from 1 to %ld (ten years)",
+				    (long)TOKEN_EXP_MAX);
 			i++;
 		} else if (!strcmp(a, "--alg") && v) {
 			alg = !strcmp(v, "HS256") ? JWT_HS256 : !strcmp(v, "HS384") ?
@@ -111,6 +136,7 @@ static int cmd_token(int argc, char **argv)
 			const char *eq = strchr(v, '=');
 			if (!eq || eq == v)
 				die("token: --claim takes KEY=VALUE");
+			claim_key_check(argv, i + 1, v, (size_t)(eq - v));
 			if (!first)
 				JSON_LIT(&o, ",");
 			first = 0;

@@ -107,13 +107,19 @@ void serve_text(struct conn *c, const struct http_req *r, int status,
 	    strlen(text), 0);
 }
 
+/* A listener whose check has waited this long (seconds) is unresponsive. */
+#define LISTENER_HUNG_S 3.0
+
 static void serve_health(struct conn *c, const struct http_req *r, int head)
 {
 	size_t n;
-	int up = db_listener_up();
+	double wait = db_listener_wait(srv.now);
+	int up = db_listener_up() && wait <= LISTENER_HUNG_S;
 	char *body = aprintf(&n,
-	    "{\"listener\":\"%s\",\"websockets\":%d,\"connections\":%d}\n",
-	    up ? "up" : "down", srv.nws, srv.nactive);
+	    "{\"listener\":\"%s\",\"listener_wait_s\":%.1f,"
+	    "\"websockets\":%d,\"connections\":%d}\n",
+	    up ? "up" : db_listener_up() ? "unresponsive" : "down", wait,
+	    srv.nws, srv.nactive);
 	if (!body) {
 		conn_close(c, "out of memory");
 		return;
@@ -169,17 +175,22 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 	    "pgws_notifications_received_total %llu\n"
 	    "# TYPE pgws_notifications_unrouted_total counter\n"
 	    "pgws_notifications_unrouted_total %llu\n"
+	    "# TYPE pgws_notifications_dropped_total counter\n"
+	    "pgws_notifications_dropped_total %llu\n"
 	    "# TYPE pgws_notifications_sent_total counter\n"
 	    "pgws_notifications_sent_total %llu\n"
 	    "# TYPE pgws_notifications_failed_total counter\n"
 	    "pgws_notifications_failed_total %llu\n"
 	    "# TYPE pgws_publish_queue gauge\npgws_publish_queue %zu\n"
+	    "# TYPE pgws_output_queued_bytes gauge\npgws_output_queued_bytes %zu\n"
 	    "# TYPE pgws_slow_clients_dropped_total counter\n"
 	    "pgws_slow_clients_dropped_total %llu\n"
 	    "# TYPE pgws_timeouts_total counter\npgws_timeouts_total %llu\n"
 	    "# TYPE pgws_listener_reconnects_total counter\n"
 	    "pgws_listener_reconnects_total %llu\n"
 	    "# TYPE pgws_listener_up gauge\npgws_listener_up %d\n"
+	    "# TYPE pgws_listener_check_wait_seconds gauge\n"
+	    "pgws_listener_check_wait_seconds %.3f\n"
 	    "# TYPE pgws_notification_queue_usage gauge\n"
 	    "pgws_notification_queue_usage %g\n"
 	    "# TYPE pgws_sse_streams gauge\npgws_sse_streams %d\n"
@@ -192,9 +203,11 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 	    srv.st.rej_400, srv.st.rej_401, srv.st.rej_403, srv.st.rej_426,
 	    srv.st.rej_503, srv.st.http_requests,
 	    srv.st.msgs_in, srv.st.msgs_in_dropped, srv.st.msgs_out, srv.st.notifies,
-	    srv.st.notifies_unrouted, d.published, d.publish_failed + srv.st.publish_failed,
-	    d.queued, srv.st.slow_dropped, srv.st.timeouts, d.listener_reconnects,
-	    db_listener_up(), d.queue_usage, srv.nsse, srv.st.sse_opened,
+	    srv.st.notifies_unrouted, srv.st.notifies_dropped, d.published,
+	    d.publish_failed + srv.st.publish_failed, d.queued, srv.queued,
+	    srv.st.slow_dropped, srv.st.timeouts, d.listener_reconnects,
+	    db_listener_up() && db_listener_wait(srv.now) <= LISTENER_HUNG_S,
+	    db_listener_wait(srv.now), d.queue_usage, srv.nsse, srv.st.sse_opened,
 	    srv.st.sse_rejected, srv.st.sse_events, pub);
 	if (!body) {
 		conn_close(c, "out of memory");
@@ -205,11 +218,17 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 	free(body);
 }
 
+/* Out of descriptors is the server's trouble, not a missing file. */
+static int fd_shortage(void)
+{
+	return errno == EMFILE || errno == ENFILE || errno == ENOMEM;
+}
+
 static void serve_file(struct conn *c, const struct http_req *r, int head)
 {
 	char rel[PATH_MAX], full[PATH_MAX];
 	struct stat sb;
-	int fd;
+	int fd = -1;
 
 	if (!cfg.root_path) {
 		serve_text(c, r, 404, "Not Found\n", NULL);
@@ -219,8 +238,21 @@ static void serve_file(struct conn *c, const struct http_req *r, int head)
 		serve_text(c, r, 404, "Not Found\n", NULL);
 		return;
 	}
-	int n = snprintf(full, sizeof full, "%s/%s", cfg.root_path, rel);
+	/*
+	 * The root is resolved for every request, so a deployment that
+	 * switches a "current" symbolic link is served from the new tree at
+	 * once.
+	 */
+	char *root = realpath(cfg.root_path, NULL);
+	if (!root) {
+		log_msg(L_WARN, "PGWS_ROOT_PATH %s: %s", cfg.root_path, strerror(errno));
+		serve_text(c, r, fd_shortage() ? 503 : 404, fd_shortage() ?
+		    "Service Unavailable\n" : "Not Found\n", NULL);
+		return;
+	}
+	int n = snprintf(full, sizeof full, "%s/%s", root, rel);
 	if (n < 0 || (size_t)n >= sizeof full - 16) {
+		free(root);
 		serve_text(c, r, 404, "Not Found\n", NULL);
 		return;
 	}
@@ -234,14 +266,21 @@ static void serve_file(struct conn *c, const struct http_req *r, int head)
 	 * links that lead outside the root.
 	 */
 	char *real = realpath(full, NULL);
-	size_t rl = strlen(cfg.root_path);
-	if (!real || strncmp(real, cfg.root_path, rl) ||
+	int busy = !real && fd_shortage();
+	size_t rl = strlen(root);
+	if (!real || strncmp(real, root, rl) ||
 	    (real[rl] != '/' && real[rl] != 0) ||
 	    (fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+		busy |= real && fd < 0 && fd_shortage();
 		free(real);
-		serve_text(c, r, 404, "Not Found\n", NULL);
+		free(root);
+		if (busy)
+			log_msg(L_WARN, "%s: static file: %s", c->addr, strerror(errno));
+		serve_text(c, r, busy ? 503 : 404, busy ? "Service Unavailable\n" :
+		    "Not Found\n", NULL);
 		return;
 	}
+	free(root);
 	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
 		close(fd);
 		free(real);

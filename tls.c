@@ -831,6 +831,27 @@ int tls_events(const struct tls *t)
 	return ev;
 }
 
+ssize_t tls_read_buffered(struct tls *t, void *buf, size_t n)
+{
+	unsigned char *out = buf;
+	size_t got = 0, len;
+
+	while (!t->dead && got < n &&
+	    (br_ssl_engine_current_state(t->eng) & BR_SSL_RECVAPP)) {
+		unsigned char *b = br_ssl_engine_recvapp_buf(t->eng, &len);
+		if (len > n - got)
+			len = n - got;
+		memcpy(out + got, b, len);
+		br_ssl_engine_recvapp_ack(t->eng, len);
+		got += len;
+	}
+	if (!got) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return (ssize_t)got;
+}
+
 int tls_buffered(const struct tls *t)
 {
 	return !t->dead && (br_ssl_engine_current_state(t->eng) &

@@ -158,6 +158,14 @@ int tls_events(const struct tls *t);
  */
 int tls_buffered(const struct tls *t);
 
+/*
+ * Copies up to n bytes of the decrypted data already inside the engine
+ * into buf without reading the socket: returns the count, or -1 with
+ * errno EAGAIN when there is none.  Lets a caller that has had its share
+ * of the socket this turn still empty what poll() cannot see.
+ */
+ssize_t tls_read_buffered(struct tls *t, void *buf, size_t n);
+
 /* Sends pending records; 0 (some may still wait), or -1 when dead or closed. */
 int tls_flush(struct tls *t, int fd);
 

@@ -34,7 +34,8 @@ for v in PGWS_DB_URI PGWS_JWT_SECRET PGWS_JWT_SECRET_BASE64 PGWS_HOST PGWS_PORT 
     PGWS_LISTEN_CHANNEL PGWS_META_CHANNEL PGWS_ROOT_PATH PGWS_POOL_SIZE \
     PGWS_RETRIES PGWS_CHECK_LISTENER_INTERVAL PGWS_CERTIFICATE_FILE PGWS_KEY_FILE \
     PGWS_MAX_CONNECTIONS PGWS_MAX_HEADER_SIZE PGWS_MAX_MESSAGE_SIZE \
-    PGWS_MAX_PENDING PGWS_MAX_TOKEN_SIZE PGWS_HANDSHAKE_TIMEOUT \
+    PGWS_MAX_PENDING PGWS_MAX_PENDING_HARD PGWS_MAX_PENDING_TOTAL PGWS_SLOW_TIMEOUT \
+    PGWS_MAX_TOKEN_SIZE PGWS_HANDSHAKE_TIMEOUT \
     PGWS_PING_INTERVAL PGWS_CLOSE_TIMEOUT PGWS_PUBLISH_QUEUE PGWS_PUBLISH_QUEUE_BYTES \
     PGWS_PUBLISH_BATCH PGWS_EVENT_BACKEND PGWS_LOG_LEVEL; do
 	grep -q "^  $v " "$T/help" || { bad "--help does not list $v"; continue; }
@@ -63,6 +64,14 @@ run_env 2 'PGWS_LOG_LEVEL' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_LOG_LEVEL=loud
 run_env 2 'PGWS_EVENT_BACKEND' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_EVENT_BACKEND=kqueue
 run_env 2 'PGWS_PUBLISH_QUEUE_BYTES' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_PUBLISH_QUEUE_BYTES=10
 run_env 2 'PGWS_MAX_MESSAGE_SIZE' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_MAX_MESSAGE_SIZE=0
+# A channel name PostgreSQL would truncate: exit 2 naming the variable.
+run_env 2 'PGWS_LISTEN_CHANNEL' "$DB" PGWS_JWT_SECRET=$SECRET \
+    PGWS_LISTEN_CHANNEL=$(printf 'c%.0s' $(seq 64))
+# The output queue limits: below their minimum, and a hard cap under the soft one.
+run_env 2 'PGWS_SLOW_TIMEOUT' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_SLOW_TIMEOUT=0
+run_env 2 'PGWS_MAX_PENDING_TOTAL' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_MAX_PENDING_TOTAL=65535
+run_env 2 'PGWS_MAX_PENDING_HARD.*less than PGWS_MAX_PENDING' "$DB" PGWS_JWT_SECRET=$SECRET \
+    PGWS_MAX_PENDING=2048 PGWS_MAX_PENDING_HARD=2047
 run_env 2 'PGWS_CHECK_LISTENER_INTERVAL' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_CHECK_LISTENER_INTERVAL=soon
 run_env 2 'PGWS_HOST' "$DB" PGWS_JWT_SECRET=$SECRET PGWS_HOST=no.such.host.invalid PGWS_PORT=0
 
@@ -104,6 +113,42 @@ if [ -n "${PGWS_TEST_URI:-}" ]; then
 	kill -TERM $pid; wait $pid; rc=$?
 	[ $rc = 0 ] && ok "SIGTERM exits 0" || bad "SIGTERM exit $rc"
 
+	# The output queue limits at their minimum values start.
+	env -i PGWS_DB_URI=$PGWS_TEST_URI PGWS_JWT_SECRET=$SECRET PGWS_HOST=127.0.0.1 \
+	    PGWS_PORT=0 PGWS_MAX_PENDING=1024 PGWS_MAX_PENDING_HARD=1024 \
+	    PGWS_MAX_PENDING_TOTAL=65536 PGWS_SLOW_TIMEOUT=1 "$BIN" >"$T/out" 2>"$T/err" &
+	pid=$!
+	for i in $(seq 50); do grep -q 'Listening on port' "$T/out" && break; sleep 0.1; done
+	grep -q 'Listening on port' "$T/out" && ok "queue limits at their minimum values start" \
+	    || bad "queue limits at minimum: $(cat "$T/err")"
+	kill -TERM $pid; wait $pid
+
+	# A short secret is warned about; a 32-byte one is not.
+	env -i PGWS_DB_URI=$PGWS_TEST_URI PGWS_JWT_SECRET=short PGWS_HOST=127.0.0.1 \
+	    PGWS_PORT=0 "$BIN" >"$T/out" 2>"$T/err" &
+	pid=$!
+	for i in $(seq 50); do grep -q 'Listening on port' "$T/out" && break; sleep 0.1; done
+	kill -TERM $pid; wait $pid
+	grep -q 'warn PGWS_JWT_SECRET: key 1 is 5 bytes' "$T/err" && ok "a 5-byte secret is warned about" \
+	    || bad "no warning for a short secret: $(head -3 "$T/err")"
+	env -i PGWS_DB_URI=$PGWS_TEST_URI PGWS_JWT_SECRET=$SECRET PGWS_HOST=127.0.0.1 \
+	    PGWS_PORT=0 "$BIN" >"$T/out" 2>"$T/err" &
+	pid=$!
+	for i in $(seq 50); do grep -q 'Listening on port' "$T/out" && break; sleep 0.1; done
+	kill -TERM $pid; wait $pid
+	! grep -q 'shorter than' "$T/err" && ok "a 32-byte secret is not warned about" || bad "warned about a 32-byte secret"
+
+	# SIGHUP while the start-up retries wait for the database: pgws goes on.
+	p=$(free_port)
+	env -i PGWS_DB_URI=postgres://x@127.0.0.1:$p/x PGWS_JWT_SECRET=$SECRET PGWS_RETRIES=3 \
+	    PGWS_PORT=0 PGWS_HOST=127.0.0.1 "$BIN" >"$T/out" 2>"$T/err" &
+	pid=$!
+	sleep 0.5
+	kill -HUP $pid
+	wait $pid; rc=$?
+	[ $rc = 1 ] && grep -q 'attempt 3 of 3' "$T/err" && ok "SIGHUP during start-up retries: all 3 attempts, exit 1" \
+	    || bad "SIGHUP during start-up: exit $rc, $(tail -2 "$T/err")"
+
 	# PGWS_LOG_LEVEL=error keeps info lines out.
 	env -i PGWS_DB_URI=$PGWS_TEST_URI PGWS_JWT_SECRET=$SECRET PGWS_HOST=127.0.0.1 \
 	    PGWS_PORT=0 PGWS_LOG_LEVEL=error "$BIN" >"$T/out" 2>"$T/err" &
@@ -131,6 +176,17 @@ if [ -n "${PGWS_TEST_URI:-}" ]; then
 		echo "skip chroot (not root or not a static binary)"
 	fi
 fi
+
+# pgws token: a claim the options write, or one given twice, is refused,
+# never written twice; --exp is range-checked.
+for args in "--claim mode=r" "--claim channels=x" "--claim exp=1" "--claim a=1 --claim a=2" \
+    "--exp 315360001" "--exp 99999999999999999999" "--exp 0" "--exp 12x"; do
+	env -i PGWS_JWT_SECRET=$SECRET "$BIN" token $args >"$T/out" 2>"$T/err"
+	[ $? = 2 ] && [ ! -s "$T/out" ] && ok "pgws token $args: refused ($(head -c 80 "$T/err"))" \
+	    || bad "pgws token $args: $(cat "$T/out")"
+done
+env -i PGWS_JWT_SECRET=$SECRET "$BIN" token --exp 315360000 --claim ab=1 --claim a=2 >"$T/out" 2>"$T/err" \
+    && ok "pgws token --exp 315360000 (ten years) and claims a, ab" || bad "pgws token at the --exp limit: $(cat "$T/err")"
 
 # pgws token: claims and signature checked with Python's hmac, independently.
 tok=$(env -i PGWS_JWT_SECRET=$SECRET "$BIN" token --mode rw --channel a --channel b --exp 60 --claim user=alice)

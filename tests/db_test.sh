@@ -69,7 +69,7 @@ sql() {
 # Backends of db_drive's listener: its last query is LISTEN or the health
 # check.  Test-only; pgws itself never looks at pg_stat_activity.
 LISTENER_PIDS="SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
-    AND (query LIKE 'LISTEN%' OR query LIKE 'SELECT pg_notification_queue_usage%')"
+    AND (query LIKE 'LISTEN%' OR query LIKE '%pg_notification_queue_usage%')"
 
 cc -std=c11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
     -D_DEFAULT_SOURCE -I. -I/usr/include/postgresql tests/db_drive.c db.c log.c \
@@ -222,7 +222,7 @@ wait_for "$T/l8.out" '^ready$' 10
 	echo one
 	sleep 1
 	sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-	    WHERE pid <> pg_backend_pid() AND query LIKE 'SELECT pg_notify(\$1%'" \
+	    WHERE pid <> pg_backend_pid() AND query LIKE 'SELECT pg_catalog.pg_notify(\$1%'" \
 	    >"$T/k8.out"
 	sleep 0.5
 	echo two
@@ -291,7 +291,7 @@ wait_for "$T/l11.out" '^ready$' 10
 	echo one
 	sleep 1
 	STOPPED=$(sql "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
-	    AND query LIKE 'SELECT pg_notify(\$1%'")
+	    AND query LIKE 'SELECT pg_catalog.pg_notify(\$1%'")
 	echo "$STOPPED" >"$T/stopped"
 	[ -n "$STOPPED" ] && kill -STOP $STOPPED
 	echo two

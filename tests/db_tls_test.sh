@@ -371,7 +371,7 @@ echo "== reconnection over TLS"
 if start supervised "$TLS?sslmode=verify-full&$V" PGWS_CHECK_LISTENER_INTERVAL=500 PGWS_LOG_LEVEL=debug; then
 	n=$(sql "$TLS_PORT" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 	    WHERE application_name = 'pgws'
-	    AND (query LIKE 'LISTEN%' OR query LIKE 'SELECT pg_notification_queue_usage%')")
+	    AND (query LIKE 'LISTEN%' OR query LIKE '%pg_notification_queue_usage%')")
 	for i in $(seq 100); do grep -q 'listener: re-established' "$T/supervised.err" && break; sleep 0.1; done
 	if [ "$n" = 1 ] && grep -q 'listener: re-established' "$T/supervised.err" && roundtrip kill \
 	    && [ "$(encrypted "$TLS_PORT")" = "$((POOL + 1)) t" ]; then

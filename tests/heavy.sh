@@ -8,8 +8,9 @@
 #     client: nothing may be dropped, no client disconnected; pgws's RSS is
 #     sampled every 5 s and must stay flat.
 #  2. SLOW: one client stops reading while 50 others receive 100 MB of
-#     notifications in total.  The slow one is dropped at PGWS_MAX_PENDING
-#     (logged), the others lose nothing, RSS stays bounded.
+#     notifications in total.  The slow one is dropped at PGWS_MAX_PENDING_HARD,
+#     set equal to PGWS_MAX_PENDING here (logged), the others lose nothing,
+#     RSS stays bounded.
 #
 #   tests/heavy.sh                 (throwaway PostgreSQL unless PGWS_TEST_URI)
 #   HOLD_CLIENTS=2000 HOLD_SECONDS=20 tests/heavy.sh     a smaller run
@@ -280,7 +281,8 @@ def phase_slow():
           "(%.0f MB in total), PGWS_MAX_PENDING=%d"
           % (SLOW_READERS, count, SLOW_PAYLOAD,
              SLOW_READERS * count * SLOW_PAYLOAD / 1e6, MAX_PENDING))
-    srv = Server(PGWS_MAX_PENDING=MAX_PENDING, PGWS_PING_INTERVAL=3600)
+    srv = Server(PGWS_MAX_PENDING=MAX_PENDING, PGWS_MAX_PENDING_HARD=MAX_PENDING,
+                 PGWS_PING_INTERVAL=3600)
     try:
         base = rss_kb(srv)
         path = "/slow/" + token({"mode": "r", "channel": "slow"})

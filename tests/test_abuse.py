@@ -330,7 +330,10 @@ def huge_frames(srv):
 
 
 def ping_flood(srv, n=10000):
-    """n pings from one raw client in ~1.5 s; returns (pongs, in order)."""
+    """n pings from one raw client in ~1.5 s; returns (pongs, in order
+    and answering the last ping, seconds to send).  RFC 6455 5.5.3 lets a
+    server answer only the most recent of several pings, which pgws does
+    while a pong is still on its way."""
     r = Raw(srv.port, "/pings/" + token({"mode": "r", "channel": "pings"}))
     if r.status != 101:
         return 0, False, 0
@@ -339,12 +342,14 @@ def ping_flood(srv, n=10000):
 
     def reader():
         end = time.time() + 15
-        while len(got) < n and time.time() < end:
+        while time.time() < end:
             f = r.recv_frame(3)
             if f is None:
                 break
             if f[0] == OP_PONG:
                 got.append(f[1])
+                if f[1] == (n - 1).to_bytes(4, "big"):
+                    break
         done.set()
 
     th = threading.Thread(target=reader)
@@ -362,7 +367,8 @@ def ping_flood(srv, n=10000):
         time.sleep(0.07)
     sent_in = time.time() - t0
     th.join(20)
-    ok_order = got == [i.to_bytes(4, "big") for i in range(n)]
+    nums = [int.from_bytes(p, "big") for p in got]
+    ok_order = bool(nums) and nums == sorted(set(nums)) and nums[-1] == n - 1
     r.close()
     return len(got), ok_order, sent_in
 
@@ -408,9 +414,10 @@ def test_floods():
         th.start()
         pongs, in_order, sent_in = ping_flood(srv, 10000)
         th.join(10)
-        check(pongs == 10000, "10000 pings sent in %.1fs: %d pongs"
+        check(1 <= pongs <= 10000, "10000 pings sent in %.1fs: %d pongs"
               % (sent_in, pongs))
-        check(in_order, "every pong carries its ping's payload, in order")
+        check(in_order, "pongs carry their pings' payloads, in order, none "
+              "twice, and the last ping is answered")
         check(res.get("echo") == "during the ping flood",
               "another client gets its echo during the ping flood (%r, %.2fs)"
               % (res.get("echo"), res.get("dt", -1)))

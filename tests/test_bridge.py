@@ -368,7 +368,7 @@ def test_static_files():
 # -- faults ----------------------------------------------------------------
 
 def listener_pid():
-    r = psql("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' OR query LIKE 'SELECT pg_notification_queue_usage%' "
+    r = psql("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' OR query LIKE '%pg_notification_queue_usage%' "
              "AND pid <> pg_backend_pid()")
     return [p for p in r.stdout.split() if p]
 
@@ -474,7 +474,7 @@ async def _pool_killed():
             await ws.send("one")
             check((await recv_json(ws))["payload"] == "one", "echo before the pool backend dies")
             psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                 "AND backend_type = 'client backend' AND query NOT LIKE 'LISTEN%' AND query NOT LIKE 'SELECT pg_notification_queue_usage%'")
+                 "AND backend_type = 'client backend' AND query NOT LIKE 'LISTEN%' AND query NOT LIKE '%pg_notification_queue_usage%'")
             # pgws watches idle pool connections, so it notices the loss
             # before anything is in flight; a message sent after that waits
             # for the reconnection and is delivered (nothing was lost).
@@ -540,7 +540,7 @@ def test_database_restart():
 
 def pool_pids():
     r = psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'pgws' "
-             "AND query NOT LIKE 'LISTEN%' AND query NOT LIKE 'SELECT pg_notification_queue_usage%'")
+             "AND query NOT LIKE 'LISTEN%' AND query NOT LIKE '%pg_notification_queue_usage%'")
     return [p for p in r.stdout.split() if p]
 
 
