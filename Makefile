@@ -5,6 +5,9 @@
 #   make debug    ./pgws-debug: glibc, system libpq/BearSSL, ASan + UBSan
 #   make unit     unit tests (glibc, sanitizers)
 #   make fuzz     libFuzzer targets in build/ (clang)
+#   make deps-refresh  re-reads the machine's apt sources and the package
+#                 lists in deps/apt (after a new release or security update;
+#                 rm -rf deps/pg or deps/bearssl then fetches it again)
 #   make setup    installs the build and test dependencies (root)
 #   make run      runs pgws, with a throwaway PostgreSQL if PGWS_DB_URI is unset
 #   make test     the whole test suite (same as ./test.sh)
@@ -32,9 +35,11 @@ HDR = $(filter-out pgws.h,$(SRC:.c=.h))
 
 # Dependencies: Debian source packages, fetched with apt-get through a
 # private deb-src list derived from the machine's own apt sources, so the
-# machine's apt configuration is never touched.
-PG_PKG  = postgresql-15
-SSL_PKG = bearssl
+# machine's apt configuration is never touched.  Each is named by a binary
+# package it builds; the source package behind it is whatever the sources
+# offer (postgresql-15 on Debian 12, another postgresql-NN with PGDG).
+PG_PKG  = libpq-dev
+SSL_PKG = libbearssl-dev
 D       = $(CURDIR)/deps
 JOBS    = $(shell nproc 2>/dev/null || echo 2)
 APT     = -o Dir::Etc::SourceList=$(D)/apt/sources.list \
@@ -77,6 +82,7 @@ build/fuzz_%: fuzz/fuzz_%.c $(SRC) $(HDR)
 # --- dependencies -------------------------------------------------------
 
 $(D)/apt/sources.list:
+	@rm -rf $(D)/apt/parts
 	@mkdir -p $(D)/apt/parts $(D)/apt/lists/partial $(D)/apt/cache/archives/partial
 	@# deb-src twins of the machine's own apt sources (one-line and deb822).
 	@cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
@@ -84,33 +90,55 @@ $(D)/apt/sources.list:
 	@for f in /etc/apt/sources.list.d/*.sources; do [ -f "$$f" ] || continue; \
 	  sed 's/^Types:.*/Types: deb-src/' "$$f" > $(D)/apt/parts/$${f##*/}; done
 	@mv $@.tmp $@
-	apt-get $(APT) update
+	apt-get $(APT) update || { rm -f $@; exit 1; }
 
-# Fetches the newest listed version of a source package whose files can
-# actually be downloaded (a Sources index may name a security update that
-# the mirror does not serve yet), and unpacks it with dpkg-source.
+# Re-reads the machine's apt sources and the package lists; what is built
+# stays (the sources list is an order-only prerequisite of the fetches).
+deps-refresh:
+	rm -f $(D)/apt/sources.list
+	$(MAKE) $(D)/apt/sources.list
+
+# $(call fetch,BINARY-PACKAGE,DIR): unpacks into deps/DIR the source package
+# that builds BINARY-PACKAGE, at the newest version (dpkg's ordering) whose
+# files can actually be downloaded: a Sources index may name a security
+# update the mirror does not serve yet.  A failed attempt shows apt-get's
+# message; all of them are kept in deps/DIR-fetch.log.  The downloaded
+# files (and dpkg-source's copy of the upstream tarball, made next to the
+# tree it unpacks) are removed once unpacked.
 define fetch
-	@set -e; rm -rf $(D)/$(2) $(D)/src-$(2); mkdir -p $(D)/src-$(2); cd $(D)/src-$(2); \
-	vers=$$(apt-cache $(APT) showsrc $(1) | sed -n 's/^Version: //p' | sort -rVu); \
-	[ -n "$$vers" ] || { echo "deps: no source package $(1) in the apt sources" >&2; exit 1; }; \
-	for v in $$vers; do \
-	  if apt-get $(APT) source --download-only $(1)=$$v >/dev/null 2>&1; then \
-	    echo "deps: fetched $(1) $$v"; \
-	    dpkg-source -q -x $(1)_$${v#*:}.dsc $(D)/$(2) >/dev/null; \
-	    rm -f $(D)/$(1)_*; \
+	@set -e; rm -rf $(D)/$(2) $(D)/src-$(2) $(D)/$(2)-fetch.log; \
+	mkdir -p $(D)/src-$(2); cd $(D)/src-$(2); \
+	left=$$(apt-cache $(APT) showsrc $(1) \
+	  | awk '/^Package: /{p=$$2} /^Version: /{print p "=" $$2}' | sort -u); \
+	[ -n "$$left" ] || { echo "deps: no source package builds $(1) in the apt sources" >&2; exit 1; }; \
+	tried=; \
+	while [ -n "$$left" ]; do \
+	  c=; for x in $$left; do \
+	    if [ -z "$$c" ] || dpkg --compare-versions "$${x#*=}" gt "$${c#*=}"; then c=$$x; fi; \
+	  done; \
+	  left=$$(for x in $$left; do [ "$$x" = "$$c" ] || echo "$$x"; done); \
+	  pkg=$${c%%=*}; v=$${c#*=}; tried="$$tried $$pkg $$v;"; \
+	  echo "== apt-get source $$pkg=$$v" >>$(D)/$(2)-fetch.log; \
+	  if apt-get $(APT) source --download-only "$$pkg=$$v" >$(D)/$(2)-try.log 2>&1; then \
+	    cat $(D)/$(2)-try.log >>$(D)/$(2)-fetch.log; rm -f $(D)/$(2)-try.log; \
+	    echo "deps: fetched $$pkg $$v (the source of $(1))"; \
+	    dpkg-source -q -x "$${pkg}_$${v#*:}.dsc" tree >/dev/null; \
+	    mv tree $(D)/$(2); cd $(D); rm -rf $(D)/src-$(2); \
 	    exit 0; \
 	  fi; \
-	  echo "deps: $(1) $$v is listed but cannot be downloaded; trying an older one" >&2; \
-	  rm -f ./*; \
+	  cat $(D)/$(2)-try.log >>$(D)/$(2)-fetch.log; \
+	  echo "deps: $$pkg $$v is listed but could not be downloaded:" >&2; \
+	  sed 's/^/  /' $(D)/$(2)-try.log | tail -5 >&2; \
+	  rm -f $(D)/$(2)-try.log ./*; \
 	done; \
-	echo "deps: no listed version of $(1) could be downloaded ($$vers)" >&2; exit 1
+	echo "deps: no listed version of $(1) could be downloaded (tried:$$tried see $(D)/$(2)-fetch.log)" >&2; exit 1
 endef
 
-$(D)/pg/configure: $(D)/apt/sources.list
+$(D)/pg/configure: | $(D)/apt/sources.list
 	$(call fetch,$(PG_PKG),pg)
 	@touch $@
 
-$(D)/bearssl/Makefile: $(D)/apt/sources.list
+$(D)/bearssl/Makefile: | $(D)/apt/sources.list
 	$(call fetch,$(SSL_PKG),bearssl)
 	@touch $@
 
@@ -127,7 +155,9 @@ $(D)/pg/GNUmakefile: $(D)/pg/configure
 	  --without-systemd --without-lz4 --without-zstd >$(D)/pg-configure.log 2>&1 \
 	  || { tail -20 $(D)/pg-configure.log; exit 1; }
 
-$(PG_LIBS): $(D)/pg/GNUmakefile
+# One grouped rule (GNU make 4.3's &:) for the three archives, so that
+# make -j runs this recipe once, not once per archive.
+$(PG_LIBS) &: $(D)/pg/GNUmakefile
 	$(MAKE) -C $(D)/pg/src/backend generated-headers >$(D)/pg-build.log 2>&1 \
 	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/port libpgport_shlib.a >>$(D)/pg-build.log 2>&1 \
 	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/common libpgcommon_shlib.a >>$(D)/pg-build.log 2>&1 \
@@ -139,7 +169,16 @@ deps: $(PG_LIBS) $(SSL_LIB)
 
 # --- convenience --------------------------------------------------------
 
-PACKAGES = build-essential musl-tools dpkg-dev file clang libclang-rt-14-dev \
+# The clang runtime (libFuzzer, sanitizers) of the installed clang's major
+# version, or else of the clang apt would install; left out where that
+# version has no separate runtime package.
+CLANG_RT = $(shell n=$$({ clang --version 2>/dev/null \
+             | sed -n 's/.*clang version \([0-9][0-9]*\)\..*/\1/p'; \
+             apt-cache depends clang 2>/dev/null \
+             | sed -n 's/^ *Depends: clang-\([0-9][0-9]*\)$$/\1/p'; } | head -1); \
+           [ -n "$$n" ] && apt-cache show libclang-rt-$$n-dev >/dev/null 2>&1 \
+           && echo libclang-rt-$$n-dev)
+PACKAGES = build-essential musl-tools dpkg-dev file clang $(CLANG_RT) \
            libpq-dev libbearssl-dev postgresql postgresql-client \
            python3 python3-websockets python3-jwt python3-cryptography curl openssl ca-certificates \
            valgrind procps util-linux iproute2
@@ -182,4 +221,4 @@ clean:
 distclean: clean
 	rm -rf deps
 
-.PHONY: all debug unit fuzz deps setup run test bench clean distclean
+.PHONY: all debug unit fuzz deps deps-refresh setup run test bench clean distclean
