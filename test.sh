@@ -37,7 +37,7 @@ need() {
 
 # The suites this file runs.  New tests/test_*.{c,py} files run as well;
 # the ones listed here must exist.
-UNIT_SUITES="test_base64 test_http test_json test_jwt test_sha1 test_ws"
+UNIT_SUITES="test_base64 test_chan test_config test_http test_json test_jwt test_sha1 test_ws test_x509name"
 PY_SUITES="test_protocol test_bridge test_abuse test_conformance test_tls test_client test_browser"
 listed() { # listed DIR EXT NAMES...: the named files, then any others in DIR
 	local d=$1 e=$2 n f
@@ -118,8 +118,16 @@ done
 need tests/test_protocol.py &&
     PGWS_EVENT_BACKEND=poll PGWS_BIN=./pgws suite test_protocol-poll $PY tests/test_protocol.py
 need tests/db_test.sh x && suite db_test tests/db_test.sh
+# TLS to the database: its own clusters (ssl=on, hostssl only; and plain).
+if need tests/db_tls_test.sh x; then
+	suite db_tls tests/db_tls_test.sh ./pgws
+	ASAN_OPTIONS=detect_leaks=1 suite db_tls-asan tests/db_tls_test.sh ./pgws-debug
+fi
 need tests/run_test.sh x && suite run_test tests/run_test.sh
 need tests/valgrind.sh x && suite valgrind tests/valgrind.sh
+# Release binaries for x86_64, aarch64 and armv7 (cross-built; the ARM
+# ones run under qemu-user): tests/release_test.sh, a smoke suite.
+need tests/release_test.sh x && suite release_test tests/release_test.sh
 if need tests/jwt_cross.py && need tests/jwt_tool.c; then
 	mkdir -p build
 	if cc -std=c11 -D_DEFAULT_SOURCE -I. -o build/jwt_tool tests/jwt_tool.c -lbearssl -lm \
