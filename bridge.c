@@ -55,8 +55,6 @@ static long envelope(char *out, size_t cap, const char *event,
     const struct session *s)
 {
 	struct json_out o;
-	const char *cl = s->claims;
-	size_t cln = s->claims_len;
 
 	json_out_init(&o, out, cap);
 	JSON_LIT(&o, "{\"event\":");
@@ -65,21 +63,10 @@ static long envelope(char *out, size_t cap, const char *event,
 	json_string(&o, ch, chlen);
 	JSON_LIT(&o, ",\"payload\":");
 	json_string(&o, payload, plen);
-	JSON_LIT(&o, ",\"claims\":");
-	/* The claims object verbatim, less its closing brace. */
-	while (cln && cl[cln - 1] != '}')
-		cln--;
-	if (cln)
-		cln--;
-	json_raw(&o, cl, cln);
-	{
-		size_t k = cln;
-		while (k > 1 && strchr(" \t\r\n", cl[k - 1]))
-			k--;
-		/* An empty object gets no comma. */
-		if (k > 1)
-			JSON_LIT(&o, ",");
-	}
+	JSON_LIT(&o, ",\"claims\":{");
+	json_raw(&o, s->claims, s->claims_len);
+	if (s->claims_len)
+		JSON_LIT(&o, ",");
 	JSON_LIT(&o, "\"message_delivered_at\":");
 	long long us = stamp();
 	char num[32];
@@ -324,10 +311,13 @@ static int upgrade_headers(struct conn *c, const struct http_req *r,
 }
 
 /*
- * Finds the token (a Bearer header, else the last path segment) and the
- * channel the path asks for, percent-decoded into asked (cap bytes):
- * *asked_len is its length, or -2 when the path names none.  Returns 0,
- * or -1 after rejecting the request.
+ * Finds the token and the channel the path asks for, percent-decoded into
+ * asked (cap bytes): *asked_len is its length, or -2 when the path names
+ * none.  The token in the path wins over an Authorization header, which a
+ * gateway may add on its own: /<channel>/<jwt> always takes the path's,
+ * and so does /<jwt> when the segment has a token's shape; the header is
+ * used only when the path carries no token (/<channel> or /).  Returns
+ * 0, or -1 after rejecting the request.
  */
 static int upgrade_token(struct conn *c, const struct http_req *r,
     const char **tok, size_t *toklen, char *asked, size_t cap, long *asked_len)
@@ -344,23 +334,23 @@ static int upgrade_token(struct conn *c, const struct http_req *r,
 		nseg = -1;
 	bearer = h && h->value_len > sizeof "Bearer " - 1 &&
 	    !strncasecmp(h->value, "Bearer ", sizeof "Bearer " - 1);
-	if (bearer) {
+	if (nseg == 2 || (nseg == 1 &&
+	    (!bearer || jwt_is_compact(seg[0].p, seg[0].n)))) {
+		*tok = seg[nseg - 1].p;
+		*toklen = seg[nseg - 1].n;
+		nseg--;         /* what is left names the channel */
+	} else if (bearer) {
 		*tok = h->value + sizeof "Bearer " - 1;
 		*toklen = h->value_len - (sizeof "Bearer " - 1);
 		while (*toklen && **tok == ' ')
 			(*tok)++, (*toklen)--;
-		if (nseg > 1) {
+		if (nseg < 0) {
 			reject(c, r, 400, "Path must be /<channel> or / with a Bearer token", NULL);
 			return -1;
 		}
 	} else {
-		if (nseg < 1) {
-			reject(c, r, 401, "Missing token", NULL);
-			return -1;
-		}
-		*tok = seg[nseg - 1].p;
-		*toklen = seg[nseg - 1].n;
-		nseg--;         /* what is left names the channel */
+		reject(c, r, 401, "Missing token", NULL);
+		return -1;
 	}
 	*asked_len = nseg == 1 ?
 	    http_pct_decode(seg[0].p, seg[0].n, asked, cap) : -2;
@@ -387,10 +377,23 @@ static struct session *session_new(const struct jwt_claims *cl)
 	char *p = (char *)s + hsz;
 	s->mode = cl->mode;
 	s->nchan = (uint32_t)cl->nchan;
+	/*
+	 * The claims' members, less any message_delivered_at: pgws writes
+	 * its own, and an envelope must never carry the key twice.  They are
+	 * never longer than the object they come from.
+	 */
+	struct json_val root;
+	struct json_out o;
+	json_out_init(&o, p, cl->json_len);
+	if (json_parse(cl->json, cl->json_len, &root) < 0 ||
+	    json_members_without(&o, &root, "message_delivered_at",
+	    sizeof "message_delivered_at" - 1) < 0 || o.err) {
+		free(s);
+		return NULL;
+	}
 	s->claims = p;
-	s->claims_len = cl->json_len;
-	memcpy(p, cl->json, cl->json_len);
-	p += cl->json_len;
+	s->claims_len = o.len;
+	p += o.len;
 	for (size_t i = 0; i < cl->nchan; i++) {
 		memcpy(p, cl->chan[i].p, cl->chan[i].n);
 		s->chan[i].name = p;
@@ -596,6 +599,12 @@ int bridge_init(char *err, size_t errcap)
 		return -1;
 	if (kr > 0)
 		log_msg(L_WARN, "PGWS_JWT_SECRET: %s", err);
+	/*
+	 * jwt_keys_load sets the default limit; the setting replaces it
+	 * before the work buffer is sized for it.  (A reload of the keys
+	 * must set it again.)
+	 */
+	br.keys.max_chan = (size_t)cfg.max_token_channels;
 	br.jwt_work_cap = jwt_work_size((size_t)cfg.max_token, br.keys.max_chan);
 	br.jwt_work = malloc(br.jwt_work_cap);
 	br.ping = msg_frame(WS_OP_PING, NULL, 0);

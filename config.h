@@ -26,7 +26,9 @@ struct config {
 	char *listen_channel;
 	char *meta_channel;     /* NULL when unset or empty */
 	char *root_path;        /* realpath() of PGWS_ROOT_PATH, or NULL */
-	long pool_size;
+	int root_missing;       /* PGWS_ROOT_PATH is no directory: files 404 */
+	long pool_size;         /* at most max_connections */
+	long pool_idle;         /* PGWS_POOL_IDLE_TIMEOUT, seconds */
 	long retries;
 	long check_interval;
 	char *cert_file;
@@ -37,6 +39,7 @@ struct config {
 	long max_message;
 	long max_pending;
 	long max_token;
+	long max_token_channels;
 	long handshake_timeout;
 	long ping_interval;
 	long close_timeout;

@@ -53,7 +53,9 @@ struct session {
 	int mode;               /* JWT_MODE_R | JWT_MODE_W */
 	uint32_t nchan;
 	size_t claims_len;
-	char *claims;           /* the token's claims object, verbatim */
+	char *claims;           /* the members of the token's claims object
+	                           as written, without braces and without any
+	                           message_delivered_at, which pgws adds */
 	struct {
 		const char *name;
 		uint32_t len;

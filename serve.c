@@ -190,17 +190,61 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 	free(body);
 }
 
+/*
+ * Without PGWS_ROOT_PATH the original answers every plain request so;
+ * load balancers probe / and expect a 200.
+ */
+static void serve_hello(struct conn *c, const struct http_req *r, int head)
+{
+	static const char hello[] = "Hello, Web!";
+
+	serve_respond(c, r, 200, "text/plain", NULL, hello, sizeof hello - 1,
+	    head);
+}
+
+/*
+ * Opens the regular file real for reading, never blocking: anything else
+ * (a FIFO, a socket, a device, also behind a symbolic link) is refused by
+ * stat() before any open(), and fstat() checks again what was opened, as
+ * the name may have changed in between (O_NONBLOCK keeps even that open
+ * from waiting for a FIFO's writer).  Returns the descriptor, -1 when it
+ * cannot be opened (404), or -2 for a file that is not regular (403).
+ */
+static int open_regular(const char *real, struct stat *sb)
+{
+	int fd;
+
+	if (stat(real, sb) < 0)
+		return -1;
+	if (!S_ISREG(sb->st_mode))
+		return -2;
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, sb) < 0 || !S_ISREG(sb->st_mode)) {
+		close(fd);
+		return -2;
+	}
+	return fd;
+}
+
 static void serve_file(struct conn *c, const struct http_req *r, int head)
 {
 	char rel[PATH_MAX], full[PATH_MAX];
 	struct stat sb;
-	int fd;
+	int fd = -1;
 
-	if (!cfg.root_path) {
-		serve_text(c, r, 404, "Not Found\n", NULL);
+	/*
+	 * A segment starting with '.' (/.env, /.git/config, "..") is refused
+	 * from its spelling alone, before the file system is asked, as the
+	 * original's static server does.
+	 */
+	if (http_path_dotted(r->target, r->target_len) == 1) {
+		serve_text(c, r, 403, "Forbidden\n", NULL);
 		return;
 	}
-	if (http_path_resolve(r->target, r->target_len, rel, sizeof rel) < 0) {
+	if (cfg.root_missing ||
+	    http_path_resolve(r->target, r->target_len, rel, sizeof rel) < 0) {
 		serve_text(c, r, 404, "Not Found\n", NULL);
 		return;
 	}
@@ -222,15 +266,13 @@ static void serve_file(struct conn *c, const struct http_req *r, int head)
 	size_t rl = strlen(cfg.root_path);
 	if (!real || strncmp(real, cfg.root_path, rl) ||
 	    (real[rl] != '/' && real[rl] != 0) ||
-	    (fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+	    (fd = open_regular(real, &sb)) < 0) {
+		int other = real && fd == -2;
 		free(real);
-		serve_text(c, r, 404, "Not Found\n", NULL);
-		return;
-	}
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		free(real);
-		serve_text(c, r, 404, "Not Found\n", NULL);
+		if (other)
+			serve_text(c, r, 403, "Forbidden\n", NULL);
+		else
+			serve_text(c, r, 404, "Not Found\n", NULL);
 		return;
 	}
 	const char *mime = http_mime(real, strlen(real));
@@ -293,14 +335,18 @@ void serve_input(struct conn *c)
 		int is_head = SLICE_IS(r.method, r.method_len, "HEAD");
 		if (http_header_has_token(&r, "Upgrade", "websocket")) {
 			bridge_upgrade(c, &r);
+		} else if ((is_get || is_head) &&
+		    SLICE_IS(r.target, r.target_len, "/health")) {
+			serve_health(c, &r, is_head);
+		} else if ((is_get || is_head) &&
+		    SLICE_IS(r.target, r.target_len, "/metrics")) {
+			serve_metrics(c, &r, is_head);
+		} else if (!cfg.root_path) {
+			serve_hello(c, &r, is_head);
 		} else if (!is_get && !is_head) {
 			c->keepalive = 0;
 			serve_text(c, &r, 405, "Method Not Allowed\n",
 			    "Allow: GET, HEAD\r\n");
-		} else if (SLICE_IS(r.target, r.target_len, "/health")) {
-			serve_health(c, &r, is_head);
-		} else if (SLICE_IS(r.target, r.target_len, "/metrics")) {
-			serve_metrics(c, &r, is_head);
 		} else {
 			serve_file(c, &r, is_head);
 		}
