@@ -333,20 +333,21 @@ void serve_input(struct conn *c)
 
 		int is_get = SLICE_IS(r.method, r.method_len, "GET");
 		int is_head = SLICE_IS(r.method, r.method_len, "HEAD");
+		/* pgws's own paths; without a root, all others get Hello. */
+		int is_ours = SLICE_IS(r.target, r.target_len, "/health") ||
+		    SLICE_IS(r.target, r.target_len, "/metrics");
 		if (http_header_has_token(&r, "Upgrade", "websocket")) {
 			bridge_upgrade(c, &r);
-		} else if ((is_get || is_head) &&
-		    SLICE_IS(r.target, r.target_len, "/health")) {
-			serve_health(c, &r, is_head);
-		} else if ((is_get || is_head) &&
-		    SLICE_IS(r.target, r.target_len, "/metrics")) {
-			serve_metrics(c, &r, is_head);
-		} else if (!cfg.root_path) {
+		} else if (!cfg.root_path && !is_ours) {
 			serve_hello(c, &r, is_head);
 		} else if (!is_get && !is_head) {
 			c->keepalive = 0;
 			serve_text(c, &r, 405, "Method Not Allowed\n",
 			    "Allow: GET, HEAD\r\n");
+		} else if (SLICE_IS(r.target, r.target_len, "/health")) {
+			serve_health(c, &r, is_head);
+		} else if (SLICE_IS(r.target, r.target_len, "/metrics")) {
+			serve_metrics(c, &r, is_head);
 		} else {
 			serve_file(c, &r, is_head);
 		}
