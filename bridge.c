@@ -53,8 +53,6 @@ long bridge_envelope(char *out, size_t cap, const char *event,
     const struct session *s, long long *at)
 {
 	struct json_out o;
-	const char *cl = s->claims;
-	size_t cln = s->claims_len;
 
 	json_out_init(&o, out, cap);
 	JSON_LIT(&o, "{\"event\":");
@@ -63,21 +61,10 @@ long bridge_envelope(char *out, size_t cap, const char *event,
 	json_string(&o, ch, chlen);
 	JSON_LIT(&o, ",\"payload\":");
 	json_string(&o, payload, plen);
-	JSON_LIT(&o, ",\"claims\":");
-	/* The claims object verbatim, less its closing brace. */
-	while (cln && cl[cln - 1] != '}')
-		cln--;
-	if (cln)
-		cln--;
-	json_raw(&o, cl, cln);
-	{
-		size_t k = cln;
-		while (k > 1 && strchr(" \t\r\n", cl[k - 1]))
-			k--;
-		/* An empty object gets no comma. */
-		if (k > 1)
-			JSON_LIT(&o, ",");
-	}
+	JSON_LIT(&o, ",\"claims\":{");
+	json_raw(&o, s->claims, s->claims_len);
+	if (s->claims_len)
+		JSON_LIT(&o, ",");
 	JSON_LIT(&o, "\"message_delivered_at\":");
 	long long us = stamp();
 	char num[32];
@@ -492,7 +479,9 @@ static int cookie_allowed(const struct http_req *r, int origin)
 /*
  * Finds the token and the channel the path asks for, percent-decoded into
  * asked (cap bytes): *asked_len is its length, or -2 when the path names
- * none.  The token in the path (/<channel>/<jwt>) wins; then, with the
+ * none.  The token in the path wins (/<channel>/<jwt>, and /<jwt> when
+ * the segment has a token's shape: a gateway's header must not replace
+ * the client's token); then, with the
  * path /<channel> or /, an Authorization Bearer header, a
  * Sec-WebSocket-Protocol "pgws" + token (upgrades), the pgws_token cookie
  * (cookie_allowed); without any of those, /<jwt>.  *proto is set when
@@ -523,10 +512,10 @@ static int find_token(struct conn *c, const struct http_req *r, int what,
 		}
 		*proto = pr > 0;
 	}
-	if (nseg == 2) {
-		*tok = seg[1].p;
-		*toklen = seg[1].n;
-		nseg = 1;
+	if (nseg == 2 || (nseg == 1 && jwt_is_compact(seg[0].p, seg[0].n))) {
+		*tok = seg[nseg - 1].p;
+		*toklen = seg[nseg - 1].n;
+		nseg--;         /* what is left names the channel */
 	} else {
 		if (h && h->value_len > sizeof "Bearer " - 1 &&
 		    !strncasecmp(h->value, "Bearer ", sizeof "Bearer " - 1)) {
@@ -585,10 +574,23 @@ static struct session *session_new(const struct jwt_claims *cl, int kind)
 	s->mode = cl->mode;
 	s->kind = kind;
 	s->nchan = (uint32_t)cl->nchan;
+	/*
+	 * The claims' members, less any message_delivered_at: pgws writes
+	 * its own, and an envelope must never carry the key twice.  They are
+	 * never longer than the object they come from.
+	 */
+	struct json_val root;
+	struct json_out o;
+	json_out_init(&o, p, cl->json_len);
+	if (json_parse(cl->json, cl->json_len, &root) < 0 ||
+	    json_members_without(&o, &root, "message_delivered_at",
+	    sizeof "message_delivered_at" - 1) < 0 || o.err) {
+		free(s);
+		return NULL;
+	}
 	s->claims = p;
-	s->claims_len = cl->json_len;
-	memcpy(p, cl->json, cl->json_len);
-	p += cl->json_len;
+	s->claims_len = o.len;
+	p += o.len;
 	for (size_t i = 0; i < cl->nchan; i++) {
 		memcpy(p, cl->chan[i].p, cl->chan[i].n);
 		s->chan[i].name = p;
@@ -842,10 +844,17 @@ int bridge_init(char *err, size_t errcap)
 	/* RFC 7518 3.2: a key at least as long as the hash.  Tokens still
 	 * verify (the original's library refuses such keys outright). */
 	for (size_t i = 0; i < br.keys.n; i++)
-		if (br.keys.key[i].k_len < 32)
+		if (br.keys.key[i].kty == JWT_KTY_OCT &&
+		    br.keys.key[i].k_len < 32)
 			log_msg(L_WARN, "PGWS_JWT_SECRET: key %zu is %zu bytes, shorter "
 			    "than the 32 that HS256 needs (RFC 7518 3.2); use a longer one",
 			    i + 1, br.keys.key[i].k_len);
+	/*
+	 * jwt_keys_load sets the default limit; the setting replaces it
+	 * before the work buffer is sized for it.  (A reload of the keys
+	 * must set it again.)
+	 */
+	br.keys.max_chan = (size_t)cfg.max_token_channels;
 	br.jwt_work_cap = jwt_work_size((size_t)cfg.max_token, br.keys.max_chan);
 	br.jwt_work = malloc(br.jwt_work_cap);
 	br.ping = msg_frame(WS_OP_PING, NULL, 0);

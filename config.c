@@ -13,7 +13,11 @@
 
 #include "config.h"
 #include "http.h"
+#include "jwt.h"
 #include "log.h"
+
+_Static_assert(JWT_MAX_CHANNELS == 256 && JWT_MAX_CHANNELS_CAP == 65536,
+    "PGWS_MAX_TOKEN_CHANNELS' default and maximum in vars[] follow jwt.h");
 
 #ifndef PGWS_VERSION
 #define PGWS_VERSION "dev"
@@ -59,7 +63,8 @@ static const struct var vars[] = {
 	{ "PGWS_JWT_SECRET_BASE64", "false", V_BOOL, &cfg.jwt_base64, 0, 1,
 	  "true: the secret is base64 or base64url text, decoded first" },
 	{ "PGWS_HOST", "*4", V_STR, &cfg.host, 0, 0,
-	  "*4 any IPv4, *6 any IPv6, * both, else an address or host name" },
+	  "*4 or !4 any IPv4, *6 any (dual-stack), !6 any IPv6 only, * both, "
+	  "else an address or host name" },
 	{ "PGWS_PORT", "3000", V_INT, &cfg.port, 0, 65535,
 	  "TCP port (0: any free port)" },
 	{ "PGWS_LISTEN_CHANNEL", "postgres-websockets-listener", V_STR,
@@ -68,11 +73,12 @@ static const struct var vars[] = {
 	{ "PGWS_META_CHANNEL", NULL, V_STR, &cfg.meta_channel, 0, 0,
 	  "when set, ConnectionOpen/ConnectionClose events go to this channel" },
 	{ "PGWS_ROOT_PATH", NULL, V_STR, &cfg.root_path, 0, 0,
-	  "directory of static files served over HTTP; unset: none" },
-	{ "PGWS_POOL_SIZE", "10", V_INT, &cfg.pool_size, 1, 1000,
-	  "database connections that send NOTIFYs" },
-	{ "PGWS_RETRIES", "5", V_INT, &cfg.retries, 1, 1000,
-	  "database connection attempts at start-up (back-off 1 s .. 32 s)" },
+	  "directory of static files served over HTTP; unset: 200 Hello, Web!" },
+	{ "PGWS_POOL_SIZE", "10", V_INT, &cfg.pool_size, 1, INT_MAX,
+	  "most database connections that send NOTIFYs, opened on demand" },
+	{ "PGWS_RETRIES", "5", V_INT, &cfg.retries, INT_MIN, 1000,
+	  "database connection attempts at start-up (back-off 1 s .. 32 s; "
+	  "0 or less: one)" },
 	{ "PGWS_CHECK_LISTENER_INTERVAL", "0", V_INT, &cfg.check_interval, 0,
 	  86400000, "ms; >0: supervise and re-establish the listener; 0: exit 1 when it dies" },
 	{ "PGWS_ALLOWED_ORIGINS", NULL, V_STR, &cfg.allowed_origins, 0, 0,
@@ -101,6 +107,10 @@ static const struct var vars[] = {
 	  "seconds a client over PGWS_MAX_PENDING may go without taking a byte" },
 	{ "PGWS_MAX_TOKEN_SIZE", "8192", V_INT, &cfg.max_token, 64, 65536,
 	  "bytes of a JWT (401 beyond)" },
+	{ "PGWS_MAX_TOKEN_CHANNELS", "256", V_INT, &cfg.max_token_channels, 1,
+	  65536, "distinct channels one token may carry (401 beyond)" },
+	{ "PGWS_POOL_IDLE_TIMEOUT", "600", V_INT, &cfg.pool_idle, 1, 86400,
+	  "seconds before an idle pool connection is closed" },
 	{ "PGWS_HANDSHAKE_TIMEOUT", "10", V_INT, &cfg.handshake_timeout, 1,
 	  3600, "seconds to send a complete request; also HTTP keep-alive idle time" },
 	{ "PGWS_PING_INTERVAL", "30", V_INT, &cfg.ping_interval, 1, 86400,
@@ -226,6 +236,44 @@ static void load_var(const struct var *v)
 	}
 }
 
+/*
+ * PGWS_HOST: warp's host preferences (*, *4, !4, *6, !6) or an address or
+ * host name, which the listener resolves.  Any other * or ! form is a
+ * typo, refused here rather than looked up as a host name.
+ */
+static void config_host(void)
+{
+	static const char *const forms[] = { "*", "*4", "!4", "*6", "!6" };
+
+	if (cfg.host[0] != '*' && cfg.host[0] != '!')
+		return;
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
+		if (!strcmp(cfg.host, forms[i]))
+			return;
+	die("PGWS_HOST: '%s' is not *, *4, !4, *6, !6, an address or a host "
+	    "name", cfg.host);
+}
+
+/*
+ * PGWS_ROOT_PATH: kept as its realpath().  A path that is not a directory
+ * is a warning, not an error, as the original starts and answers 404:
+ * root_missing makes every file request a 404.
+ */
+static void config_root(void)
+{
+	struct stat st;
+	int rc = stat(cfg.root_path, &st);
+
+	/* Kept as given: resolved again for every request, so switching a
+	 * "current" symbolic link takes effect at once. */
+	if (rc < 0 || !S_ISDIR(st.st_mode)) {
+		log_msg(L_WARN, "PGWS_ROOT_PATH: %s: %s; every file request "
+		    "gets 404", cfg.root_path,
+		    rc < 0 ? strerror(errno) : "not a directory");
+		cfg.root_missing = 1;
+	}
+}
+
 void config_load(void)
 {
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
@@ -259,12 +307,12 @@ void config_load(void)
 		    strlen(cfg.allowed_origins), err, sizeof err) < 0)
 			die("PGWS_ALLOWED_ORIGINS: %s", err);
 	}
-	if (cfg.root_path) {
-		/* Checked once here; resolved again for every request. */
-		struct stat st;
-		if (stat(cfg.root_path, &st) || !S_ISDIR(st.st_mode))
-			die("PGWS_ROOT_PATH: %s is not a directory", cfg.root_path);
-	}
+	config_host();
+	/* Each client publishes through one pool connection: more are idle. */
+	if (cfg.pool_size > cfg.max_connections)
+		cfg.pool_size = cfg.max_connections;
+	if (cfg.root_path)
+		config_root();
 }
 
 

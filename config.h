@@ -26,8 +26,10 @@ struct config {
 	char *listen_channel;
 	char *meta_channel;     /* NULL when unset or empty */
 	char *root_path;        /* PGWS_ROOT_PATH as given (resolved per request), or NULL */
+	int root_missing;       /* PGWS_ROOT_PATH was no directory at start: files 404 */
 	char *allowed_origins;  /* PGWS_ALLOWED_ORIGINS, checked; NULL when unset */
-	long pool_size;
+	long pool_size;         /* at most max_connections */
+	long pool_idle;         /* PGWS_POOL_IDLE_TIMEOUT, seconds */
 	long retries;
 	long check_interval;
 	char *cert_file;
@@ -41,6 +43,7 @@ struct config {
 	long max_pending_total; /* all output queues together */
 	long slow_timeout;      /* seconds over max_pending without progress */
 	long max_token;
+	long max_token_channels;
 	long handshake_timeout;
 	long ping_interval;
 	long close_timeout;

@@ -70,7 +70,9 @@ struct session {
 	int kind;               /* enum session_kind */
 	uint32_t nchan;
 	size_t claims_len;
-	char *claims;           /* the token's claims object, verbatim */
+	char *claims;           /* the members of the token's claims object
+	                           as written, without braces and without any
+	                           message_delivered_at, which pgws adds */
 	struct {
 		const char *name;
 		uint32_t len;

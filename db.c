@@ -33,9 +33,11 @@
 #define CONNECT_TIMEOUT 10.0     /* seconds for a non-blocking connect or LISTEN */
 #define QUEUE_DEFAULT 10000
 #define BATCH_DEFAULT 256
+#define IDLE_DEFAULT 600.0       /* seconds; hasql-pool's idle time, as the original */
 #define NAME_MAX_PG 63           /* NAMEDATALEN - 1: longer channels are truncated by LISTEN */
 
 enum cstate {
+	C_IDLE,        /* pool only: closed with nothing queued; db_publish opens it */
 	C_DOWN,        /* no connection; the next attempt is due at when */
 	C_CONNECTING,  /* PQconnectPoll in progress, until when */
 	C_SETUP,       /* listener only: LISTEN sent, awaiting its result until when */
@@ -60,6 +62,7 @@ struct dconn {
 	int wflush;         /* PQflush returned 1: libpq holds unsent output */
 	double when;        /* deadline or retry time, see enum cstate */
 	double backoff;     /* wait after the next failed attempt */
+	double used;        /* pool: last time it had work (idle closing) */
 
 	/* listener */
 	double last_rx;     /* last time anything arrived */
@@ -81,6 +84,7 @@ static struct {
 	char *channel;
 	char *listen_sql;
 	int pool_size;
+	double idle_s;          /* close a pool connection idle this long */
 	int retries;
 	long check_ms;
 	size_t queue_max;
@@ -437,7 +441,8 @@ conn_established(struct dconn *c, double now)
 	}
 	c->st = C_READY;
 	c->backoff = 1;
-	log_msg(L_INFO, "%s: re-established", cname(c, nb, sizeof nb));
+	c->used = now;
+	log_msg(L_INFO, "%s: connected", cname(c, nb, sizeof nb));
 }
 
 static void
@@ -536,6 +541,7 @@ pool_send(struct dconn *c, double now)
 		return;
 	}
 	log_msg(L_DEBUG, "%s: batch of %zu sent", cname(c, nb, sizeof nb), k);
+	c->used = now;
 	c->inflight = k;
 	c->berr = 0;
 	c->why[0] = '\0';
@@ -760,10 +766,19 @@ listener_check(struct dconn *c, double now)
 static void
 conn_timer(struct dconn *c, double now)
 {
+	char nb[32];
+
 	switch (c->st) {
+	case C_IDLE:
+		break;
 	case C_DOWN:
-		if (now >= c->when)
+		/* A pool connection with nothing to send waits to be needed. */
+		if (c->id >= 0 && c->qlen == 0) {
+			c->st = C_IDLE;
+			c->backoff = 1;
+		} else if (now >= c->when) {
 			conn_start(c, now);
+		}
 		break;
 	case C_CONNECTING:
 	case C_SETUP:
@@ -771,10 +786,19 @@ conn_timer(struct dconn *c, double now)
 			conn_failed(c, now, "timed out");
 		break;
 	case C_READY:
-		if (c->id < 0)
+		if (c->id < 0) {
 			listener_check(c, now);
-		else
-			pool_send(c, now);
+			break;
+		}
+		pool_send(c, now);
+		if (c->qlen == 0 && c->inflight == 0 && now - c->used >= db.idle_s) {
+			log_msg(L_DEBUG, "%s: idle for %.0f s, closed",
+			    cname(c, nb, sizeof nb), now - c->used);
+			PQfinish(c->pg);
+			c->pg = NULL;
+			c->wflush = 0;
+			c->st = C_IDLE;
+		}
 		break;
 	case C_DEAD:
 		break;
@@ -785,11 +809,16 @@ static double
 conn_due(const struct dconn *c)
 {
 	switch (c->st) {
+	case C_IDLE:
+		break;
 	case C_DOWN:
+		return c->id >= 0 && c->qlen == 0 ? 0 : c->when;
 	case C_CONNECTING:
 	case C_SETUP:
 		return c->when;
 	case C_READY:
+		if (c->id >= 0 && c->inflight == 0 && c->qlen == 0)
+			return c->used + db.idle_s;
 		if (c->id >= 0)
 			return c->inflight == 0 && c->qlen > 0 &&
 			    db.lis.st == C_READY ? 0 : -1;
@@ -819,6 +848,7 @@ db_init(const struct db_cfg *cfg, char *err, size_t errcap)
 		return -1;
 	}
 	db.pool_size = cfg->pool_size;
+	db.idle_s = cfg->idle_s > 0 ? cfg->idle_s : IDLE_DEFAULT;
 	db.retries = cfg->retries < 1 ? 1 : cfg->retries;
 	db.check_ms = cfg->check_ms < 0 ? 0 : cfg->check_ms;
 	db.queue_max = cfg->queue_max ? cfg->queue_max : QUEUE_DEFAULT;
@@ -870,20 +900,9 @@ db_init(const struct db_cfg *cfg, char *err, size_t errcap)
 	db.lis.st = C_READY;
 	log_msg(L_INFO, "listener: connected, LISTEN %s", db.channel);
 
-	for (i = 0; i < db.pool_size; i++) {
-		struct dconn *c = &db.pool[i];
-
-		if (!(c->pg = connect_blocking(c, ebuf, sizeof ebuf)))
-			goto fail_libpq;
-		if (PQsetnonblocking(c->pg, 1) != 0 ||
-		    !PQenterPipelineMode(c->pg)) {
-			oneline(ebuf, sizeof ebuf, PQerrorMessage(c->pg));
-			goto fail_libpq;
-		}
-		c->st = C_READY;
-	}
-	log_msg(L_INFO, "pool: %d connection%s", db.pool_size,
-	    db.pool_size == 1 ? "" : "s");
+	/* Pool connections open when publishing needs them (db_publish). */
+	log_msg(L_INFO, "pool: up to %d connection%s, opened on demand",
+	    db.pool_size, db.pool_size == 1 ? "" : "s");
 	now = mono();
 	db.lis.last_rx = now;
 	return 0;
@@ -984,6 +1003,11 @@ enqueue(uint64_t tag, unsigned affinity, const char *payload, size_t len,
 	c->q[(c->qhead + c->qlen) % c->qcap] = m;
 	c->qlen++;
 	db.qbytes += len;
+	/* Opened on demand: db_timeout is 0 now, db_process connects. */
+	if (c->st == C_IDLE) {
+		c->st = C_DOWN;
+		c->when = 0;
+	}
 	return 0;
 }
 

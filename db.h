@@ -15,7 +15,10 @@
 struct db_cfg {
 	const char *uri;      /* libpq conninfo or URI (copied by db_init) */
 	const char *channel;  /* PGWS_LISTEN_CHANNEL: LISTEN on it, pg_notify to it (copied) */
-	int pool_size;        /* PGWS_POOL_SIZE publishing connections (>= 1) */
+	int pool_size;        /* PGWS_POOL_SIZE: most publishing connections (>= 1),
+	                         each opened when a message is queued on it */
+	double idle_s;        /* PGWS_POOL_IDLE_TIMEOUT: a pool connection with
+	                         nothing queued this long is closed; 0 = 600 */
 	int retries;          /* PGWS_RETRIES: start-up attempts per connection (< 1 means 1) */
 	long check_ms;        /* PGWS_CHECK_LISTENER_INTERVAL; 0 = no supervision: listener loss
 	                         is reported once (DB_EV_LISTENER_DOWN) and the caller exits */
@@ -44,9 +47,9 @@ struct db_event {
 };
 
 /*
- * Connects the listener and then the pool, blocking, each connection with up
- * to c->retries attempts and back-off 1 s, 2 s, 4 s ... capped at 32 s, and
- * issues LISTEN.  The strings of c are copied.  Returns 0, or -1 with
+ * Connects the listener, blocking, with up to c->retries attempts and
+ * back-off 1 s, 2 s, 4 s ... capped at 32 s, and issues LISTEN.  No pool
+ * connection is opened here: db_publish opens one when it needs it.  The strings of c are copied.  Returns 0, or -1 with
  * libpq's last error, on one line, in the caller's err of errcap bytes
  * (always NUL-terminated when errcap > 0); on -1 nothing stays allocated.
  */

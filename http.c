@@ -543,6 +543,27 @@ bad:
 }
 
 int
+http_path_dotted(const char *target, size_t n)
+{
+	size_t pn = path_len(target, n), i = 0;
+	int c, start = 1;
+
+	/*
+	 * Decoded on the fly, so that "%2e" is a dot and "%2f" starts a
+	 * segment exactly as '/' does.
+	 */
+	while (i < pn) {
+		c = pct_next(target, pn, &i);
+		if (c < 0)
+			return -1;
+		if (start && c == '.')
+			return 1;
+		start = c == '/';
+	}
+	return 0;
+}
+
+int
 http_target_split(const char *target, size_t n, struct http_seg *seg,
     int max)
 {

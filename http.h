@@ -113,6 +113,16 @@ long http_pct_decode(const char *in, size_t n, char *out, size_t cap);
 int http_path_resolve(const char *target, size_t n, char *out, size_t cap);
 
 /*
+ * Returns 1 when the path of the request-target target[0..n) has a segment
+ * that starts with '.', as the original's static file server refuses them
+ * ("/.env", "/a/.git/config", "/.", "/..", also spelt "%2e" or after a
+ * "%2f"), 0 when none has, -1 for a malformed escape.  The query and
+ * fragment are not looked at; a target not starting with '/' counts as
+ * starting a segment.  Pure; reads only target[0..n).
+ */
+int http_path_dotted(const char *target, size_t n);
+
+/*
  * Splits the path of target[0..n) (the part before any '?' or '#') on '/'
  * into the caller's seg[0..max), slices into target, still percent-encoded.
  * Returns the number of segments, or -1 if the path does not start with

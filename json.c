@@ -473,6 +473,27 @@ json_next(const struct json_val *c, size_t *pos, struct json_val *key,
 	return 1;
 }
 
+long
+json_members_without(struct json_out *o, const struct json_val *obj,
+    const char *key, size_t keylen)
+{
+	struct json_val k, v;
+	size_t pos = 0;
+	long n = 0;
+
+	if (obj == NULL || obj->type != JSON_OBJECT)
+		return -1;
+	while (json_next(obj, &pos, &k, &v)) {
+		if (json_str_eq(&k, key, keylen))
+			continue;
+		if (n++)
+			json_raw(o, ",", 1);
+		/* The member as written: name, colon, value and the spaces. */
+		json_raw(o, k.p, (size_t)(v.p + v.n - k.p));
+	}
+	return n;
+}
+
 int
 json_str_eq(const struct json_val *v, const char *s, size_t n)
 {

@@ -135,4 +135,14 @@ void json_double(struct json_out *o, double v, int decimals);
 /* Appends v as a decimal integer. */
 void json_long(struct json_out *o, long long v);
 
+/*
+ * Appends the members of the object *obj (from json_parse, json_get or
+ * json_next), without braces, each as written from its name to the end of
+ * its value, joined by ',', leaving out every member whose unescaped name
+ * equals key[0..keylen).  Returns how many members were written, or -1
+ * (nothing appended) when obj is not an object.  Errors of o are sticky.
+ */
+long json_members_without(struct json_out *o, const struct json_val *obj,
+    const char *key, size_t keylen);
+
 #endif

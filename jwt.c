@@ -1206,3 +1206,26 @@ jwt_sign(const struct jwt_key *k, int alg, const char *claims, size_t n,
 	jwt_wipe(mac, sizeof(mac));
 	return (long)o;
 }
+
+int
+jwt_is_compact(const char *s, size_t n)
+{
+	size_t i, run = 0;
+	int dots = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (run == 0 || ++dots > 2)
+				return 0;
+			run = 0;
+		} else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_') {
+			run++;
+		} else {
+			return 0;
+		}
+	}
+	return dots == 2 && run > 0;
+}

@@ -163,6 +163,14 @@ int jwt_verify(const char *tok, size_t n, size_t max_len,
 int jwt_grant(struct jwt_claims *c, const char *asked, size_t asked_len);
 
 /*
+ * Returns 1 when s[0..n) has the shape of a compact JWS: three non-empty
+ * runs of base64url characters (A-Z a-z 0-9 - _) joined by exactly two
+ * dots, else 0.  Shape only, nothing is decoded or verified: it tells a
+ * token in a one-segment path from a channel name.  Pure.
+ */
+int jwt_is_compact(const char *s, size_t n);
+
+/*
  * Mints header.payload.signature into the caller's out[cap], with header
  * {"alg":...,"typ":"JWT"} plus "kid" when k has one, claims[0..n) (a JSON
  * object text the caller built) as payload, signed with k.  alg 0 takes

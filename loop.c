@@ -107,37 +107,75 @@ static int listen_on(const struct sockaddr *sa, socklen_t sl, int v6only)
 	return fd;
 }
 
-/* Binds what PGWS_HOST and PGWS_PORT name; returns the port bound. */
-int loop_listen(void)
+/*
+ * Binds a wildcard listener of family af (AF_INET or AF_INET6) on
+ * PGWS_PORT, or on the port the first listener got when that is 0.
+ * Returns the descriptor or -1 with errno set.
+ */
+static int listen_any(int af, int v6only)
 {
 	struct sockaddr_in a4 = { .sin_family = AF_INET,
 	    .sin_port = htons((uint16_t)cfg.port) };
 	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
 	    .sin6_port = htons((uint16_t)cfg.port) };
-	int fd;
 
 	a4.sin_addr.s_addr = htonl(INADDR_ANY);
 	a6.sin6_addr = in6addr_any;
-	if (!strcmp(cfg.host, "*4") || !strcmp(cfg.host, "*")) {
-		if ((fd = listen_on((struct sockaddr *)&a4, sizeof a4, 0)) < 0)
+	if (lp.nlisteners && cfg.port == 0) {
+		/* Both families on the port the first one got. */
+		struct sockaddr_in got;
+		socklen_t gl = sizeof got;
+		getsockname(lp.listeners[0], (struct sockaddr *)&got, &gl);
+		a4.sin_port = a6.sin6_port = got.sin_port;
+	}
+	if (af == AF_INET)
+		return listen_on((struct sockaddr *)&a4, sizeof a4, 0);
+	return listen_on((struct sockaddr *)&a6, sizeof a6, v6only);
+}
+
+/*
+ * PGWS_HOST's wildcard forms, as warp reads them: *4 and !4 the IPv4
+ * wildcard (*4 falls back to IPv6 where IPv4 cannot bind), *6 the IPv6
+ * wildcard dual-stack, IPV6_V6ONLY off, so IPv4 clients still connect
+ * (falling back to IPv4), !6 the IPv6 wildcard alone, * both families.
+ * Returns 0, or -1 when host is not one of them.
+ */
+static int listen_wildcard(const char *h)
+{
+	int fd, only = h[0] == '!';
+
+	if (!strcmp(h, "*")) {
+		if ((fd = listen_any(AF_INET, 0)) < 0)
 			die("PGWS_HOST/PGWS_PORT: cannot listen on *:%ld: %s",
 			    cfg.port, strerror(errno));
 		lp.listeners[lp.nlisteners++] = fd;
-	}
-	if (!strcmp(cfg.host, "*6") || !strcmp(cfg.host, "*")) {
-		if (lp.nlisteners && cfg.port == 0) {
-			/* Both families on the port the first one got. */
-			struct sockaddr_in got;
-			socklen_t gl = sizeof got;
-			getsockname(lp.listeners[0], (struct sockaddr *)&got, &gl);
-			a6.sin6_port = got.sin_port;
-		}
-		if ((fd = listen_on((struct sockaddr *)&a6, sizeof a6, 1)) < 0)
+		if ((fd = listen_any(AF_INET6, 1)) < 0)
 			die("PGWS_HOST/PGWS_PORT: cannot listen on [::]:%ld: %s",
 			    cfg.port, strerror(errno));
-		lp.listeners[lp.nlisteners++] = fd;
+	} else if (!strcmp(h, "*4") || !strcmp(h, "!4")) {
+		fd = listen_any(AF_INET, 0);
+		if (fd < 0 && !only)
+			fd = listen_any(AF_INET6, 0);
+	} else if (!strcmp(h, "*6") || !strcmp(h, "!6")) {
+		fd = listen_any(AF_INET6, only);
+		if (fd < 0 && !only)
+			fd = listen_any(AF_INET, 0);
+	} else {
+		return -1;
 	}
-	if (!lp.nlisteners) {
+	if (fd < 0)
+		die("PGWS_HOST/PGWS_PORT: cannot listen on %s:%ld: %s", h,
+		    cfg.port, strerror(errno));
+	lp.listeners[lp.nlisteners++] = fd;
+	return 0;
+}
+
+/* Binds what PGWS_HOST and PGWS_PORT name; returns the port bound. */
+int loop_listen(void)
+{
+	int fd;
+
+	if (listen_wildcard(cfg.host) < 0) {
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 		    .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *res, *ai;
 		char port[16];

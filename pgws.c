@@ -228,6 +228,7 @@ int main(int argc, char **argv)
 	struct db_cfg dc = {
 		.uri = cfg.db_uri, .channel = cfg.listen_channel,
 		.pool_size = (int)cfg.pool_size, .retries = (int)cfg.retries,
+		.idle_s = (double)cfg.pool_idle,
 		.check_ms = cfg.check_interval,
 		.queue_max = (size_t)cfg.publish_queue,
 		.bytes_max = (size_t)cfg.publish_bytes,

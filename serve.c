@@ -224,17 +224,61 @@ static int fd_shortage(void)
 	return errno == EMFILE || errno == ENFILE || errno == ENOMEM;
 }
 
+/*
+ * Without PGWS_ROOT_PATH the original answers every plain request so;
+ * load balancers probe / and expect a 200.
+ */
+static void serve_hello(struct conn *c, const struct http_req *r, int head)
+{
+	static const char hello[] = "Hello, Web!";
+
+	serve_respond(c, r, 200, "text/plain", NULL, hello, sizeof hello - 1,
+	    head);
+}
+
+/*
+ * Opens the regular file real for reading, never blocking: anything else
+ * (a FIFO, a socket, a device, also behind a symbolic link) is refused by
+ * stat() before any open(), and fstat() checks again what was opened, as
+ * the name may have changed in between (O_NONBLOCK keeps even that open
+ * from waiting for a FIFO's writer).  Returns the descriptor, -1 when it
+ * cannot be opened (404), or -2 for a file that is not regular (403).
+ */
+static int open_regular(const char *real, struct stat *sb)
+{
+	int fd;
+
+	if (stat(real, sb) < 0)
+		return -1;
+	if (!S_ISREG(sb->st_mode))
+		return -2;
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, sb) < 0 || !S_ISREG(sb->st_mode)) {
+		close(fd);
+		return -2;
+	}
+	return fd;
+}
+
 static void serve_file(struct conn *c, const struct http_req *r, int head)
 {
 	char rel[PATH_MAX], full[PATH_MAX];
 	struct stat sb;
 	int fd = -1;
 
-	if (!cfg.root_path) {
-		serve_text(c, r, 404, "Not Found\n", NULL);
+	/*
+	 * A segment starting with '.' (/.env, /.git/config, "..") is refused
+	 * from its spelling alone, before the file system is asked, as the
+	 * original's static server does.
+	 */
+	if (http_path_dotted(r->target, r->target_len) == 1) {
+		serve_text(c, r, 403, "Forbidden\n", NULL);
 		return;
 	}
-	if (http_path_resolve(r->target, r->target_len, rel, sizeof rel) < 0) {
+	if (cfg.root_missing ||
+	    http_path_resolve(r->target, r->target_len, rel, sizeof rel) < 0) {
 		serve_text(c, r, 404, "Not Found\n", NULL);
 		return;
 	}
@@ -270,23 +314,21 @@ static void serve_file(struct conn *c, const struct http_req *r, int head)
 	size_t rl = strlen(root);
 	if (!real || strncmp(real, root, rl) ||
 	    (real[rl] != '/' && real[rl] != 0) ||
-	    (fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
-		busy |= real && fd < 0 && fd_shortage();
+	    (fd = open_regular(real, &sb)) < 0) {
+		int other = real && fd == -2;
+		busy |= real && fd == -1 && fd_shortage();
 		free(real);
 		free(root);
 		if (busy)
 			log_msg(L_WARN, "%s: static file: %s", c->addr, strerror(errno));
-		serve_text(c, r, busy ? 503 : 404, busy ? "Service Unavailable\n" :
-		    "Not Found\n", NULL);
+		if (other)
+			serve_text(c, r, 403, "Forbidden\n", NULL);
+		else
+			serve_text(c, r, busy ? 503 : 404, busy ?
+			    "Service Unavailable\n" : "Not Found\n", NULL);
 		return;
 	}
 	free(root);
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		free(real);
-		serve_text(c, r, 404, "Not Found\n", NULL);
-		return;
-	}
 	const char *mime = http_mime(real, strlen(real));
 	free(real);
 	serve_respond(c, r, 200, mime, NULL, NULL, (size_t)sb.st_size, 1);
@@ -380,12 +422,19 @@ void serve_input(struct conn *c)
 		    (cl && !(cl->value_len == 1 && cl->value[0] == '0'))))
 			c->keepalive = 0;
 
+		/* pgws's own paths; without a root, all others get Hello. */
+		int is_ours = SLICE_IS(r.target, r.target_len, "/health") ||
+		    SLICE_IS(r.target, r.target_len, "/metrics");
+
 		if (http_header_has_token(&r, "Upgrade", "websocket")) {
 			bridge_upgrade(c, &r);
 		} else if (is_post) {
 			publish_start(c, &r);
 		} else if (SLICE_IS(r.method, r.method_len, "OPTIONS")) {
 			serve_preflight(c, &r);
+		} else if (!cfg.root_path && !is_ours &&
+		    !(is_get && http_accepts(&r, "text/event-stream"))) {
+			serve_hello(c, &r, is_head);
 		} else if (!is_get && !is_head) {
 			c->keepalive = 0;
 			serve_text(c, &r, 405, "Method Not Allowed\n",

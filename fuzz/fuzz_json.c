@@ -8,6 +8,8 @@
  *    and emitting it again gives the very same bytes;
  *  - every string value compares equal to its own unescaped bytes, and
  *    json_get() finds, for each member name, the last member of that name;
+ *  - json_members_without() on an object gives members that, in braces,
+ *    parse again, lack the left-out name, and number the others;
  *  - json_route_channel() says yes exactly when json_parse() accepts, the
  *    top level is an object and json_get("channel") is a string, and it
  *    then gives the same unescaped bytes.
@@ -171,6 +173,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (root.p < s || root.p + root.n > s + size || root.n == 0)
 		abort();
+
+	if (root.type == JSON_OBJECT) {
+		struct json_val k, v, again;
+		struct json_out o;
+		size_t pos = 0, cap = root.n + 2;
+		long kept = 0, got;
+		char *w = malloc(cap);
+
+		if (w == NULL)
+			abort();
+		while (json_next(&root, &pos, &k, &v))
+			if (!json_str_eq(&k, "channel", 7))
+				kept++;
+		json_out_init(&o, w, cap);
+		json_raw(&o, "{", 1);
+		got = json_members_without(&o, &root, "channel", 7);
+		json_raw(&o, "}", 1);
+		if (o.err || got != kept || json_parse(w, o.len, &again) != 0 ||
+		    again.type != JSON_OBJECT || json_get(&again, "channel", &k))
+			abort();
+		free(w);
+	}
 
 	e1 = reemit(&root, size, &n1, 1);
 	/* Parse the re-emission from an exact-size copy. */

@@ -66,6 +66,10 @@ verify_one(const struct jwt_keyset *ks, const char *tok, size_t n,
 	e = jwt_verify(t, n, max_len, ks, now, work, cap, &c);
 	if (e < 0 || e >= JWT_E_COUNT || c.why == NULL)
 		abort();
+	/* A token that gets past the signature has the compact shape. */
+	if ((e == JWT_OK || (e >= JWT_E_EXPIRED && e != JWT_E_CRIT)) &&
+	    !jwt_is_compact(t, n))
+		abort();
 	if (e == JWT_OK) {
 		check_claims(&c, ks->max_chan, work, cap);
 		if (jwt_grant(&c, NULL, 0) == JWT_OK && c.nchan == 0)

@@ -1,5 +1,6 @@
 /*
- * libFuzzer target for http_path_resolve (and the other target helpers).
+ * libFuzzer target for http_path_resolve (and the other target helpers:
+ * http_path_dotted is checked against the decoded path split on '/').
  * The resolver decodes and normalises in one pass; here a plain
  * decode-everything-then-split reference computes what it should give, and
  * the output is checked for the safety properties the static file server
@@ -133,6 +134,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (ns > 0 && s - 1 < size && t[s - 1] != '?' &&
 		    t[s - 1] != '#')
+			abort();
+	}
+
+	/* Dot segments: any decoded segment starting with '.'. */
+	{
+		static char dec[BIG];
+		size_t pn = 0;
+		long d;
+		int dot, want_dot = 0;
+
+		while (pn < size && t[pn] != '?' && t[pn] != '#')
+			pn++;
+		dot = http_path_dotted(t, size);
+		if (dot < -1 || dot > 1)
+			abort();
+		d = http_pct_decode(t, pn, dec, sizeof dec);
+		if (d >= 0) {
+			for (i = 0; i < (size_t)d; i++)
+				if (dec[i] == '.' && (i == 0 || dec[i - 1] == '/'))
+					want_dot = 1;
+			if (dot != want_dot)
+				abort();
+		}
+		/* The answer never depends on what follows the path. */
+		if (pn < size && http_path_dotted(t, pn) != dot)
 			abort();
 	}
 

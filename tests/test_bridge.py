@@ -9,6 +9,7 @@ import re
 import subprocess
 import tempfile
 import time
+import urllib.parse
 
 import websockets
 from harness import (status_of, body_of, Raw, Server, check, notify, psql, run, token,
@@ -356,13 +357,16 @@ def test_static_files():
                   "/%2e%2e%2fetc%2fpasswd", "/link.txt", "/t.txt%00.html", "/..\\etc\\passwd",
                   "//etc/passwd"]:
             r = get(p)
-            # serve_file answers every refusal alike, 404, so as not to say
+            # A segment starting with '.' is 403 from its spelling alone (as
+            # the original); every other refusal is 404, so as not to say
             # whether something exists outside the root.
-            check(status_of(r) == 404 and b"SECRET" not in r and b"root:" not in r,
-                  "traversal %s refused (%d)" % (p, status_of(r)))
+            want = 403 if re.search(r"(^|/)\.", urllib.parse.unquote(p)) else 404
+            check(status_of(r) == want and b"SECRET" not in r and b"root:" not in r,
+                  "traversal %s refused (%d, expected %d)" % (p, status_of(r), want))
     with Server() as s:
         r = s.http(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        check(status_of(r) == 404, "without PGWS_ROOT_PATH no file is served")
+        check(status_of(r) == 200 and body_of(r) == "Hello, Web!",
+              "without PGWS_ROOT_PATH no file is served: 200 Hello, Web!")
 
 
 # -- faults ----------------------------------------------------------------

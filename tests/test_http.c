@@ -373,6 +373,57 @@ resolves(const char *target, const char *want)
 	return rc == 0 && strcmp(out, want) == 0;
 }
 
+/* http_path_dotted on a guarded copy of target. */
+static int
+dotted(const char *target)
+{
+	size_t n = strlen(target);
+	return http_path_dotted((const char *)unit_guard(target, n, 2), n);
+}
+
+static void
+test_path_dotted(void)
+{
+	static const char *const yes[] = {
+		"/.env", "/.git/config", "/a/.git/", "/a/b/.hidden", "/.",
+		"/..", "/../etc/passwd", "/a/../b", "/%2eenv", "/%2Eenv",
+		"/a%2f.env", "/a%2F%2e", "//.x", "/a/./b", ".x", "/.?q",
+	};
+	static const char *const no[] = {
+		"/", "", "/index.html", "/a.b/c.d", "/a/b.", "/a/b./c",
+		"/x?/.env", "/x#/.env", "/%2fa", "/a%2e", "?/.x",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++)
+		if (dotted(yes[i]) != 1) {
+			CHECK(!"dotted");
+			fprintf(stderr, "  not dotted: %s\n", yes[i]);
+		} else
+			CHECK(1);
+	for (i = 0; i < sizeof no / sizeof no[0]; i++)
+		if (dotted(no[i]) == 1) {
+			CHECK(!"not dotted");
+			fprintf(stderr, "  dotted: %s\n", no[i]);
+		} else
+			CHECK(1);
+	/* Malformed escapes before any dot; a dot first wins. */
+	CHECK_EQ_INT(dotted("/a%zz"), -1);
+	CHECK_EQ_INT(dotted("/a%2"), -1);
+	CHECK_EQ_INT(dotted("/%"), -1);
+	CHECK_EQ_INT(dotted("/a/.%"), 1);
+	CHECK_EQ_INT(dotted("/a%2e"), 0);
+	/* Every prefix of a dotted target answers 0, -1 or 1, never reads past. */
+	{
+		static const char t[] = "/ab%2f%2e%2egit/x";
+		for (i = 0; i <= sizeof t - 1; i++) {
+			int r = http_path_dotted((const char *)unit_guard(t, i, 2), i);
+			CHECK(r >= -1 && r <= 1);
+		}
+		CHECK_EQ_INT(dotted(t), 1);
+	}
+}
+
 static void
 test_path_resolve(void)
 {
@@ -1049,6 +1100,7 @@ main(void)
 	test_header_lookup();
 	test_pct_decode();
 	test_path_resolve();
+	test_path_dotted();
 	test_target_split();
 	test_reason_mime();
 	test_framing_fields();

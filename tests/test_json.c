@@ -1019,6 +1019,69 @@ test_long_runs(void)
 	}
 }
 
+/* json_members_without into buf; returns the count, sets *len. */
+static long
+without(const char *text, const char *key, char *buf, size_t cap,
+    size_t *len, int *err)
+{
+	struct json_val v;
+	struct json_out o;
+	long r;
+
+	if (json_parse(text, strlen(text), &v) != 0)
+		return -2;
+	json_out_init(&o, buf, cap);
+	r = json_members_without(&o, &v, key, strlen(key));
+	*len = o.len;
+	*err = o.err;
+	return r;
+}
+
+static void
+test_members_without(void)
+{
+	static const struct {
+		const char *in, *out;
+		long n;
+	} c[] = {
+		{ "{}", "", 0 },
+		{ "{\"m\":1}", "", 0 },
+		{ "{\"a\":1}", "\"a\":1", 1 },
+		{ "{\"m\":1,\"a\":2}", "\"a\":2", 1 },
+		{ "{\"a\":1,\"m\":\"x\",\"b\":[1,{\"m\":2}]}",
+		  "\"a\":1,\"b\":[1,{\"m\":2}]", 2 },
+		{ "{\"a\":1,\"m\":null}", "\"a\":1", 1 },
+		{ "{\"m\":1,\"m\":2,\"a\":{\"m\":3},\"m\":4}", "\"a\":{\"m\":3}", 1 },
+		{ " { \"a\" : 1 , \"m\" : 2 , \"b\" :\t[ ] } ",
+		  "\"a\" : 1,\"b\" :\t[ ]", 2 },
+		{ "{\"\\u006d\":1,\"mm\":2,\"M\":3}", "\"mm\":2,\"M\":3", 2 },
+	};
+	char buf[128];
+	size_t len, i;
+	int err;
+	long r;
+
+	for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+		r = without(c[i].in, "m", buf, sizeof buf, &len, &err);
+		CHECK_EQ_INT(r, c[i].n);
+		CHECK_EQ_INT(err, 0);
+		CHECK_MEM(buf, len, c[i].out, strlen(c[i].out));
+	}
+	/* Not an object: -1 and nothing written. */
+	CHECK_EQ_INT(without("[1,2]", "m", buf, sizeof buf, &len, &err), -1);
+	CHECK_EQ_INT(len, 0);
+	CHECK_EQ_INT(without("\"m\"", "m", buf, sizeof buf, &len, &err), -1);
+	/* Output that does not fit sets err and never writes a partial member. */
+	r = without("{\"a\":1,\"bb\":22}", "m", buf, 8, &len, &err);
+	CHECK_EQ_INT(err, 1);
+	CHECK_MEM(buf, len, "\"a\":1,", 6);
+	/* The real case: the claim pgws writes itself. */
+	r = without("{\"message_delivered_at\":5,\"mode\":\"rw\"}",
+	    "message_delivered_at", buf, sizeof buf, &len, &err);
+	CHECK_EQ_INT(r, 1);
+	CHECK_MEM(buf, len, "\"mode\":\"rw\"", 11);
+}
+
 int
 main(void)
 {
@@ -1033,6 +1096,7 @@ main(void)
 	test_emit_overflow();
 	test_emit_numbers();
 	test_envelope();
+	test_members_without();
 	test_long_runs();
 	return unit_done();
 }

@@ -1202,6 +1202,45 @@ test_strerror(void)
 	CHECK(strcmp(jwt_strerror(JWT_E_COUNT), "Invalid token") == 0);
 }
 
+static void
+test_is_compact(void)
+{
+	static const char *const yes[] = {
+		"a.b.c", "eyJhbGciOiJIUzI1NiJ9.eyJtb2RlIjoiciJ9.sig-_09",
+		"A-_.0.z",
+	};
+	static const char *const no[] = {
+		"", "a", "a.b", "a.b.", ".b.c", "a..c", "a.b.c.d", "a.b.c.",
+		"chat", "my.channel", "a.b.c=", "a b.c.d", "a.b.c/", "a.b.c%2e",
+		"a.b.\xc3\xa9",
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		n = strlen(yes[i]);
+		CHECK_EQ_INT(jwt_is_compact((const char *)unit_guard(yes[i], n, 0), n), 1);
+	}
+	for (i = 0; i < sizeof no / sizeof no[0]; i++) {
+		n = strlen(no[i]);
+		CHECK_EQ_INT(jwt_is_compact((const char *)unit_guard(no[i], n, 0), n), 0);
+	}
+	/* Every token pgws signs has the shape. */
+	{
+		struct jwt_keyset k1;
+		char tok[512], err[128];
+		long t = -1;
+
+		memset(&k1, 0, sizeof k1);
+		if (jwt_keys_load(&k1, "0123456789abcdef0123456789abcdef", 32, 0,
+		    err, sizeof err) == 0)
+			t = jwt_sign(jwt_keys_hmac(&k1), JWT_HS256,
+			    "{\"mode\":\"r\"}", sizeof "{\"mode\":\"r\"}" - 1,
+			    tok, sizeof tok);
+		CHECK(t > 0 && jwt_is_compact(tok, (size_t)t));
+		jwt_keys_free(&k1);
+	}
+}
+
 int
 main(void)
 {
@@ -1221,6 +1260,7 @@ main(void)
 	test_confusion();
 	test_asym_keys();
 	test_strerror();
+	test_is_compact();
 	jwt_keys_free(&ks);
 	return unit_done();
 }
