@@ -137,6 +137,20 @@ $(PG_LIBS): $(D)/pg/GNUmakefile
 
 deps: $(PG_LIBS) $(SSL_LIB)
 
+# promtool, for the /metrics check in tests/test_operate.py.  Debian ships
+# it only inside the prometheus package (19 MB to download, 96 MB installed,
+# and its postinst starts a Prometheus server listening on every address),
+# so the package is downloaded, not installed, and only promtool is
+# unpacked into deps/.  Optional: without it the test's own exposition
+# format checker still runs.
+PROMTOOL = $(D)/promtool/usr/bin/promtool
+promtool: $(PROMTOOL)
+$(PROMTOOL):
+	@set -e; rm -rf $(D)/promtool; mkdir -p $(D)/promtool; cd $(D)/promtool; \
+	apt-get -q -o APT::Sandbox::User=$$(id -un) download prometheus >/dev/null; \
+	dpkg-deb --fsys-tarfile prometheus_*.deb | tar -x ./usr/bin/promtool; \
+	rm -f prometheus_*.deb; ./usr/bin/promtool --version >/dev/null
+
 # --- convenience --------------------------------------------------------
 
 PACKAGES = build-essential musl-tools dpkg-dev file clang libclang-rt-14-dev \
@@ -182,4 +196,4 @@ clean:
 distclean: clean
 	rm -rf deps
 
-.PHONY: all debug unit fuzz deps setup run test bench clean distclean
+.PHONY: all debug unit fuzz deps promtool setup run test bench clean distclean
