@@ -2,9 +2,9 @@
  * The database side of pgws is its own file because it stands on its own:
  * libpq connections, the state machine each of them goes through (connect,
  * LISTEN, serve, lose, back off, reconnect) and the per-connection publish
- * queues.  It knows nothing of websockets; pgws.c only moves pollfds in and
- * out and receives callbacks, the way BearSSL's engine never touches a
- * socket itself.
+ * queues.  It knows nothing of websockets and calls nobody back: the loop
+ * moves pollfds in and out and then pulls what happened with db_next, the
+ * way BearSSL's engine never touches a socket itself.
  *
  * After db_init returns nothing here blocks: every connection is in libpq's
  * non-blocking mode, reconnection goes through PQconnectStartParams and
@@ -26,6 +26,7 @@
 #include <libpq-fe.h>
 
 #include "db.h"
+#include "log.h"
 
 #define TEXT_OID 25              /* pg_type.oid of text */
 #define BACKOFF_MAX 32.0         /* seconds */
@@ -90,9 +91,56 @@ static struct {
 	struct dconn **polled;  /* connection of each entry db_pollfds wrote */
 	size_t npolled;
 	struct db_stats st;
+	/* Events for db_next, in order; their bytes live in arena. */
+	struct qev *ev;
+	size_t evhead, evn, evcap;
+	char *arena;
+	size_t alen, acap;
 } db;
 
+struct qev {
+	enum db_event_kind kind;
+	uint64_t tag;
+	size_t off, len;        /* bytes in db.arena */
+};
+
 static void conn_lost(struct dconn *c, double now, const char *why);
+
+/*
+ * Queues an event for db_next with a copy of data[0..len) (a NUL is added
+ * after it).  Out of memory, the event is dropped and logged: the caller's
+ * view of the listener is still right through db_listener_up.
+ */
+static void
+push_event(enum db_event_kind kind, uint64_t tag, const char *data, size_t len)
+{
+	if (db.evn == db.evcap) {
+		size_t cap = db.evcap ? db.evcap * 2 : 64;
+		struct qev *e = realloc(db.ev, cap * sizeof *e);
+		if (!e)
+			goto oom;
+		db.ev = e;
+		db.evcap = cap;
+	}
+	if (db.acap - db.alen <= len) {
+		size_t cap = db.acap ? db.acap : 16384;
+		while (cap - db.alen <= len)
+			cap *= 2;
+		char *a = realloc(db.arena, cap);
+		if (!a)
+			goto oom;
+		db.arena = a;
+		db.acap = cap;
+	}
+	memcpy(db.arena + db.alen, data, len);
+	db.arena[db.alen + len] = 0;
+	db.ev[db.evn++] = (struct qev){ kind, tag, db.alen, len };
+	db.alen += len + 1;
+	return;
+oom:
+	log_msg(L_ERROR, "database: out of memory; an event (%d) was dropped",
+	    (int)kind);
+}
 
 static double
 mono(void)
@@ -150,7 +198,7 @@ notice(void *arg, const char *msg)
 	char line[512], nb[32];
 
 	oneline(line, sizeof line, msg);
-	db_log(1, "%s: %s", cname(arg, nb, sizeof nb), line);
+	log_msg(L_WARN, "%s: %s", cname(arg, nb, sizeof nb), line);
 }
 
 /*
@@ -204,7 +252,7 @@ connect_blocking(struct dconn *c, char *err, size_t errcap)
 		}
 		oneline(err, errcap, pg ? PQerrorMessage(pg) : "out of memory");
 		PQfinish(pg);
-		db_log(1, "%s: connection attempt %d of %d failed: %s",
+		log_msg(L_WARN, "%s: connection attempt %d of %d failed: %s",
 		    cname(c, nb, sizeof nb), i, db.retries, err);
 		if (i >= db.retries)
 			return NULL;
@@ -257,8 +305,7 @@ q_grow(struct dconn *c)
 	return 0;
 }
 
-/* Reports the message at the head as failed.  It is popped first, so the
- * callback may call db_publish on this very connection. */
+/* Reports the message at the head as failed (an event for db_next). */
 static void
 fail_head(struct dconn *c, const char *why)
 {
@@ -267,7 +314,7 @@ fail_head(struct dconn *c, const char *why)
 
 	free(m);
 	db.st.publish_failed++;
-	db_on_publish_failed(tag, why);
+	push_event(DB_EV_PUBLISH_FAILED, tag, why, strlen(why));
 }
 
 static int
@@ -292,7 +339,7 @@ conn_failed(struct dconn *c, double now, const char *why)
 	c->probe_dl = 0;
 	c->st = C_DOWN;
 	c->when = now + c->backoff;
-	db_log(1, "%s: reconnection failed: %s; next attempt in %.0f s",
+	log_msg(L_WARN, "%s: reconnection failed: %s; next attempt in %.0f s",
 	    cname(c, nb, sizeof nb), line, c->backoff);
 	c->backoff = next_backoff(c->backoff);
 }
@@ -302,7 +349,7 @@ conn_start(struct dconn *c, double now)
 {
 	char nb[32];
 
-	db_log(2, "%s: connecting", cname(c, nb, sizeof nb));
+	log_msg(L_INFO, "%s: connecting", cname(c, nb, sizeof nb));
 	c->pg = pg_start(0);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_failed(c, now, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -341,7 +388,7 @@ conn_established(struct dconn *c, double now)
 	}
 	c->st = C_READY;
 	c->backoff = 1;
-	db_log(2, "%s: re-established", cname(c, nb, sizeof nb));
+	log_msg(L_INFO, "%s: re-established", cname(c, nb, sizeof nb));
 }
 
 static void
@@ -380,8 +427,8 @@ conn_lost(struct dconn *c, double now, const char *why)
 	c->probe_dl = 0;
 	if (c->id < 0 && db.check_ms <= 0) {
 		c->st = C_DEAD;
-		db_log(0, "listener: connection lost: %s", line);
-		db_on_listener(0);
+		log_msg(L_ERROR, "listener: connection lost: %s", line);
+		push_event(DB_EV_LISTENER_DOWN, 0, "", 0);
 		return;
 	}
 	if (c->st != C_READY) {
@@ -389,12 +436,12 @@ conn_lost(struct dconn *c, double now, const char *why)
 		conn_failed(c, now, line);
 		return;
 	}
-	db_log(1, "%s: connection lost: %s; reconnecting",
+	log_msg(L_WARN, "%s: connection lost: %s; reconnecting",
 	    cname(c, nb, sizeof nb), line);
 	c->st = C_DOWN;
 	c->when = now;
 	if (c->id < 0) {
-		db_on_listener(0);
+		push_event(DB_EV_LISTENER_DOWN, 0, "", 0);
 		return;
 	}
 	/* The batch in flight may or may not have committed; resending could
@@ -439,7 +486,7 @@ pool_send(struct dconn *c, double now)
 		conn_lost(c, now, PQerrorMessage(c->pg));
 		return;
 	}
-	db_log(3, "%s: batch of %zu sent", cname(c, nb, sizeof nb), k);
+	log_msg(L_DEBUG, "%s: batch of %zu sent", cname(c, nb, sizeof nb), k);
 	c->inflight = k;
 	c->berr = 0;
 	c->why[0] = '\0';
@@ -467,12 +514,12 @@ batch_done(struct dconn *c)
 		return;
 	}
 	if (k > 1 && c->solo == 0) {
-		db_log(1, "%s: batch of %zu failed (%s); retrying one by one",
+		log_msg(L_WARN, "%s: batch of %zu failed (%s); retrying one by one",
 		    cname(c, nb, sizeof nb), k, c->why);
 		c->solo = k;
 		return;
 	}
-	db_log(3, "%s: publish failed: %s", cname(c, nb, sizeof nb), c->why);
+	log_msg(L_DEBUG, "%s: publish failed: %s", cname(c, nb, sizeof nb), c->why);
 	while (k--)
 		fail_head(c, c->why);
 }
@@ -536,8 +583,8 @@ listener_query_done(struct dconn *c, double now)
 		c->backoff = 1;
 		c->last_rx = now;
 		db.st.listener_reconnects++;
-		db_log(2, "listener: re-established");
-		db_on_listener(1);
+		log_msg(L_INFO, "listener: re-established");
+		push_event(DB_EV_LISTENER_UP, 0, "", 0);
 		return;
 	}
 	c->probe_dl = 0;
@@ -576,7 +623,7 @@ listener_input(struct dconn *c, double now)
 	while (c->pg && (n = PQnotifies(c->pg))) {
 		if (strcmp(n->relname, db.channel) == 0) {
 			db.st.notifies_received++;
-			db_on_notify(n->extra, strlen(n->extra));
+			push_event(DB_EV_NOTIFY, 0, n->extra, strlen(n->extra));
 		}
 		PQfreemem(n);
 	}
@@ -768,7 +815,7 @@ db_init(const struct db_cfg *cfg, char *err, size_t errcap)
 		goto fail_libpq;
 	}
 	db.lis.st = C_READY;
-	db_log(2, "listener: connected, LISTEN %s", db.channel);
+	log_msg(L_INFO, "listener: connected, LISTEN %s", db.channel);
 
 	for (i = 0; i < db.pool_size; i++) {
 		struct dconn *c = &db.pool[i];
@@ -782,7 +829,7 @@ db_init(const struct db_cfg *cfg, char *err, size_t errcap)
 		}
 		c->st = C_READY;
 	}
-	db_log(2, "pool: %d connection%s", db.pool_size,
+	log_msg(L_INFO, "pool: %d connection%s", db.pool_size,
 	    db.pool_size == 1 ? "" : "s");
 	now = mono();
 	db.lis.last_rx = now;
@@ -886,6 +933,22 @@ db_publish(uint64_t tag, unsigned affinity, const char *payload, size_t len)
 }
 
 int
+db_next(struct db_event *ev)
+{
+	if (db.evhead == db.evn) {
+		/* All handed out: the bytes of the last one may go now. */
+		db.evhead = db.evn = db.alen = 0;
+		return 0;
+	}
+	struct qev *q = &db.ev[db.evhead++];
+	ev->kind = q->kind;
+	ev->tag = q->tag;
+	ev->data = db.arena + q->off;
+	ev->len = q->len;
+	return 1;
+}
+
+int
 db_listener_up(void)
 {
 	return db.pool && db.lis.st == C_READY;
@@ -932,5 +995,7 @@ db_shutdown(void)
 	free(db.uri);
 	free(db.channel);
 	free(db.listen_sql);
+	free(db.ev);
+	free(db.arena);
 	memset(&db, 0, sizeof db);
 }

@@ -2,8 +2,8 @@
  * The database side of pgws: one LISTEN connection and a pool of publishing
  * connections, all driven without blocking from the caller's poll() loop.
  * The caller asks for pollfds (db_pollfds), hands back their revents
- * (db_process) and sleeps at most db_timeout(); db talks back through the
- * four callbacks below, which the caller defines.
+ * (db_process), takes what happened with db_next until it returns 0, and
+ * sleeps at most db_timeout().  Nothing here calls back into the caller.
  */
 #ifndef PGWS_DB_H
 #define PGWS_DB_H
@@ -18,30 +18,29 @@ struct db_cfg {
 	int pool_size;        /* PGWS_POOL_SIZE publishing connections (>= 1) */
 	int retries;          /* PGWS_RETRIES: start-up attempts per connection (< 1 means 1) */
 	long check_ms;        /* PGWS_CHECK_LISTENER_INTERVAL; 0 = no supervision: listener loss
-	                         calls db_on_listener(0) once and the caller exits */
+	                         is reported once (DB_EV_LISTENER_DOWN) and the caller exits */
 	size_t queue_max;     /* messages queued or in flight per pool connection; 0 = 10000 */
 	size_t bytes_max;     /* payload bytes queued across the whole pool before
 	                         db_publish refuses (0 = 64 MiB) */
 	size_t batch_max;     /* most notifications sent in one pipeline batch; 0 = 256 */
 };
 
-/*
- * Callbacks the caller defines.  They run from inside db_process (and
- * db_log also from db_init); they may call db_publish, db_listener_up,
- * db_get_stats and db_pending, but not db_init, db_process or db_shutdown.
- */
+/* What db_next reports; every event is reported once, in order. */
+enum db_event_kind {
+	DB_EV_NOTIFY,           /* data[0..len): a payload on the listen channel */
+	DB_EV_LISTENER_DOWN,    /* the listener was lost */
+	DB_EV_LISTENER_UP,      /* the listener is back and LISTENing again */
+	DB_EV_PUBLISH_FAILED    /* the db_publish of tag will never be published;
+	                           data: a short reason */
+};
 
-/* One notification on the listen channel; payload is not NUL-terminated and is
- * valid only during the call. */
-void db_on_notify(const char *payload, size_t len);
-/* The listener was lost (0) or re-established and LISTENing again (1). */
-void db_on_listener(int up);
-/* A message queued with db_publish will never be published; why is a short
- * reason, valid only during the call. */
-void db_on_publish_failed(uint64_t tag, const char *why);
-/* Logging sink: level 0 error, 1 warn, 2 info, 3 debug; printf-style, no
- * trailing newline. */
-void db_log(int level, const char *fmt, ...);
+struct db_event {
+	enum db_event_kind kind;
+	uint64_t tag;           /* DB_EV_PUBLISH_FAILED: db_publish's tag */
+	const char *data;       /* NUL-terminated; owned by db, valid until the
+	                           next db_next, db_process or db_shutdown */
+	size_t len;             /* bytes of data before the NUL */
+};
 
 /*
  * Connects the listener and then the pool, blocking, each connection with up
@@ -62,10 +61,16 @@ size_t db_pollfds(struct pollfd *pfd, size_t max);
 /*
  * Handles the revents of the n entries the last db_pollfds wrote (same order;
  * pass n = 0 when poll timed out) and runs the timers due at now (seconds,
- * CLOCK_MONOTONIC).  Never blocks.  Returns nothing: what happens is reported
- * through the callbacks.
+ * CLOCK_MONOTONIC).  Never blocks.  What happened is queued for db_next.
  */
 void db_process(const struct pollfd *pfd, size_t n, double now);
+
+/*
+ * Takes the oldest event that db_process queued: fills *ev and returns 1,
+ * or returns 0 when there is none left.  The caller may call db_publish
+ * while handling an event.
+ */
+int db_next(struct db_event *ev);
 
 /* Returns seconds (>= 0) until db's next timer is due at now (0 when
  * queued messages wait to be sent), or -1 if none. */
@@ -76,8 +81,8 @@ double db_timeout(double now);
  * affinity % pool_size, so that messages of one affinity are published in
  * order.  The len bytes of payload are copied (the caller keeps ownership);
  * len must be < 8000.  Returns 0 when queued (then exactly one of: it is
- * published, or db_on_publish_failed reports tag later), or -1 when that
- * connection's queue is full or memory ran out (no callback then).
+ * published, or a DB_EV_PUBLISH_FAILED event reports tag later), or -1 when that
+ * connection's queue is full or memory ran out (no event then).
  *
  * Messages go out in pipeline batches of up to batch_max, one implicit
  * transaction each.  If a statement of a batch fails, the whole batch was
@@ -100,7 +105,7 @@ size_t db_pending(void);
 struct db_stats {
 	unsigned long long notifies_received;   /* on the listen channel */
 	unsigned long long published;           /* pg_notify calls committed */
-	unsigned long long publish_failed;      /* reported via db_on_publish_failed */
+	unsigned long long publish_failed;      /* reported as DB_EV_PUBLISH_FAILED */
 	unsigned long long listener_reconnects; /* listener re-established */
 	size_t queued;                          /* same as db_pending() */
 	double queue_usage;                     /* last pg_notification_queue_usage() */
@@ -110,8 +115,8 @@ struct db_stats {
 void db_get_stats(struct db_stats *s);
 
 /*
- * Closes every connection and frees everything; messages still queued are
- * dropped without callbacks (call db_pending first to drain).  Safe to call
+ * Closes every connection and frees everything; messages still queued and
+ * events not taken are dropped unreported (call db_pending first to drain).  Safe to call
  * when db_init failed or was never called.
  */
 void db_shutdown(void);

@@ -7,6 +7,10 @@
 #
 #   ./test.sh              everything
 #   FUZZ_SECONDS=0 ./test.sh   skip the short fuzz runs
+#
+# A suite that is missing, not executable or does not compile is a FAIL,
+# never a silent skip.  With CI=true, skipping the fuzz runs (no clang,
+# FUZZ_SECONDS=0) or the browser test (no chromium) is a FAIL too.
 set -u
 cd "$(dirname "$0")" || exit 2
 export LC_ALL=C.UTF-8
@@ -22,6 +26,28 @@ trap 'exit 2' INT TERM
 
 ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+CI=${CI:-false}
+
+# need FILE [x]: true when the suite file exists (and is executable with x);
+# otherwise records a FAIL, so that a suite cannot vanish silently.
+need() {
+	if [ ! -f "$1" ]; then bad "$1: missing"; return 1; fi
+	if [ "${2:-}" = x ] && [ ! -x "$1" ]; then bad "$1: not executable"; return 1; fi
+}
+
+# The suites this file runs.  New tests/test_*.{c,py} files run as well;
+# the ones listed here must exist.
+UNIT_SUITES="test_base64 test_chan test_config test_http test_json test_jwt test_sha1 test_ws test_x509name"
+PY_SUITES="test_protocol test_bridge test_abuse test_conformance test_tls test_client test_browser"
+listed() { # listed DIR EXT NAMES...: the named files, then any others in DIR
+	local d=$1 e=$2 n f
+	shift 2
+	for n in "$@"; do echo "$d/$n.$e"; done
+	for f in "$d"/test_*."$e"; do
+		[ -f "$f" ] || continue
+		case " $* " in *" $(basename "$f" ."$e") "*) ;; *) echo "$f" ;; esac
+	done
+}
 
 # suite NAME CMD...: runs a program that prints "N passed, N failed" and
 # adds its counts; a program that dies without that line counts one failure.
@@ -61,8 +87,9 @@ make -s promtool >"$LOGS/promtool.log" 2>&1 || echo "   (promtool unavailable; t
 if make -s build/loadgen >"$LOGS/loadgen.log" 2>&1; then ok "bench load generator builds"; else cat "$LOGS/loadgen.log"; bad "bench/loadgen.c"; fi
 
 echo "== unit tests"
-for t in tests/test_*.c; do
+for t in $(listed tests c $UNIT_SUITES); do
 	n=$(basename "$t" .c)
+	need "$t" || continue
 	if make -s "build/$n" >"$LOGS/$n.build" 2>&1; then
 		suite "$n" "build/$n"
 	else
@@ -74,9 +101,14 @@ done
 pg_start || { bad "throwaway PostgreSQL did not start"; echo "$PASS passed, $FAIL failed"; exit 1; }
 ok "throwaway PostgreSQL on port $PG_PORT"
 
-suite cli tests/cli.sh ./pgws
-for f in tests/test_*.py; do
+need tests/cli.sh x && suite cli tests/cli.sh ./pgws
+for f in $(listed tests py $PY_SUITES); do
 	n=$(basename "$f" .py)
+	need "$f" || continue
+	if [ "$n" = test_browser ] && [ "$CI" = true ] && [ ! -x "${PGWS_CHROMIUM:-/usr/bin/chromium}" ]; then
+		bad "test_browser: no chromium (required when CI=true)"
+		continue
+	fi
 	PGWS_BIN=./pgws suite "$n" $PY "$f"
 	# The browser drives the same server code; once is enough.
 	[ "$n" = test_browser ] && continue
@@ -85,13 +117,28 @@ for f in tests/test_*.py; do
 	    suite "$n-asan" $PY "$f"
 done
 # The portable readiness backend, on the framing and HTTP suite.
-PGWS_EVENT_BACKEND=poll PGWS_BIN=./pgws suite test_protocol-poll $PY tests/test_protocol.py
-[ -x tests/db_test.sh ] && suite db_test tests/db_test.sh
-suite run_test tests/run_test.sh
-[ -x tests/valgrind.sh ] && suite valgrind tests/valgrind.sh
-if [ -f tests/jwt_cross.py ]; then
-	cc -std=c11 -D_DEFAULT_SOURCE -I. -o build/jwt_tool tests/jwt_tool.c -lbearssl -lm \
-	    && suite jwt_cross $PY tests/jwt_cross.py build/jwt_tool
+need tests/test_protocol.py &&
+    PGWS_EVENT_BACKEND=poll PGWS_BIN=./pgws suite test_protocol-poll $PY tests/test_protocol.py
+need tests/db_test.sh x && suite db_test tests/db_test.sh
+# TLS to the database: its own clusters (ssl=on, hostssl only; and plain).
+if need tests/db_tls_test.sh x; then
+	suite db_tls tests/db_tls_test.sh ./pgws
+	ASAN_OPTIONS=detect_leaks=1 suite db_tls-asan tests/db_tls_test.sh ./pgws-debug
+fi
+need tests/run_test.sh x && suite run_test tests/run_test.sh
+need tests/valgrind.sh x && suite valgrind tests/valgrind.sh
+# Release binaries for x86_64, aarch64 and armv7 (cross-built; the ARM
+# ones run under qemu-user): tests/release_test.sh, a smoke suite.
+need tests/release_test.sh x && suite release_test tests/release_test.sh
+if need tests/jwt_cross.py && need tests/jwt_tool.c; then
+	mkdir -p build
+	if cc -std=c11 -D_DEFAULT_SOURCE -I. -o build/jwt_tool tests/jwt_tool.c -lbearssl -lm \
+	    >"$LOGS/jwt_tool.build" 2>&1; then
+		suite jwt_cross $PY tests/jwt_cross.py build/jwt_tool
+	else
+		cat "$LOGS/jwt_tool.build"
+		bad "tests/jwt_tool.c: build"
+	fi
 fi
 
 # Fuzz targets: replay the seed corpus and run each briefly.
@@ -114,6 +161,8 @@ if [ "${FUZZ_SECONDS:-10}" != 0 ] && command -v clang >/dev/null; then
 			bad "$n"
 		fi
 	done
+elif [ "$CI" = true ]; then
+	bad "fuzz skipped (FUZZ_SECONDS=0 or no clang): not allowed when CI=true"
 else
 	echo "== fuzz skipped (FUZZ_SECONDS=0 or no clang)"
 fi

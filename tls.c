@@ -5,8 +5,8 @@
  * HTTP, websockets or the database, only how to load a certificate and key
  * with BearSSL's decoders, how to check a server's certificate for the
  * client, and how to drive a BearSSL engine over a non-blocking socket.
- * pgws.c and client.c see read()/writev()-like calls and an opaque
- * struct; BearSSL's types stay in here.
+ * pgws.c, client.c and pqtls.c (TLS to the database) see read()/writev()-
+ * like calls and an opaque struct; BearSSL's types stay in here.
  *
  * BearSSL never touches a socket.  The engine is a state machine that says,
  * through br_ssl_engine_current_state(), which of four things it can do
@@ -83,7 +83,7 @@ struct tls {
 		br_ssl_client_context cc;
 	} u;
 	br_ssl_engine_context *eng;     /* &u.sc.eng or &u.cc.eng */
-	struct pair *pair;              /* server side, else NULL */
+	struct pair *pair;              /* our certificate and key, or NULL */
 	struct verifier *v;             /* client side, else NULL */
 	int dead;                       /* errno of a socket failure, or 0 */
 	unsigned char ibuf[BR_SSL_BUFSIZE_INPUT];
@@ -905,6 +905,10 @@ struct verifier {
 	struct anchors ta;
 	unsigned char ip[16];           /* the server's address, network order */
 	size_t iplen;                   /* 4 or 16; 0 for a host name */
+	int no_chain;                   /* tls_client_open(): cafile NULL */
+	int no_name;                    /* tls_client_open(): check_name 0 */
+	int keep;                       /* keep the leaf: IP check or no_name */
+	br_x509_decoder_context dc;     /* the leaf's key when no_chain */
 	unsigned certs;                 /* certificates begun in this chain */
 	unsigned char *leaf;            /* the first of them, in IP mode */
 	size_t leaf_len, leaf_want;
@@ -1148,7 +1152,7 @@ static void vf_start_chain(const br_x509_class **ctx, const char *server_name)
 	v->leaf_len = v->leaf_want = 0;
 	v->leaf_err = 0;
 	v->mc.vtable->start_chain(&v->mc.vtable,
-	    v->iplen ? NULL : server_name);
+	    v->iplen || v->no_name ? NULL : server_name);
 }
 
 static void vf_start_cert(const br_x509_class **ctx, uint32_t length)
@@ -1157,7 +1161,7 @@ static void vf_start_cert(const br_x509_class **ctx, uint32_t length)
 	unsigned char *b;
 
 	v->mc.vtable->start_cert(&v->mc.vtable, length);
-	if (v->certs++ || !v->iplen)
+	if (v->certs++ || !v->keep)
 		return;
 	if (length > MAX_LEAF || !(b = realloc(v->leaf, length ? length : 1))) {
 		v->leaf_err = BR_ERR_X509_LIMIT_EXCEEDED;
@@ -1173,7 +1177,7 @@ static void vf_append(const br_x509_class **ctx, const unsigned char *buf,
 	struct verifier *v = vf(ctx);
 
 	v->mc.vtable->append(&v->mc.vtable, buf, len);
-	if (v->certs != 1 || !v->iplen || v->leaf_err || !len)
+	if (v->certs != 1 || !v->keep || v->leaf_err || !len)
 		return;
 	if (len > v->leaf_want - v->leaf_len)
 		len = v->leaf_want - v->leaf_len;
@@ -1194,7 +1198,25 @@ static unsigned vf_end_chain(const br_x509_class **ctx)
 	struct verifier *v = vf(ctx);
 	unsigned r = v->mc.vtable->end_chain(&v->mc.vtable);
 
-	if (r == 0 && v->iplen) {
+	/*
+	 * No chain check: any certificate will do, as with libpq's
+	 * sslmode=require, but its key still has to be read for the key
+	 * exchange, which the minimal engine refuses to hand out for a chain
+	 * it rejected (expired, say).
+	 */
+	if (v->no_chain) {
+		if (v->leaf_err)
+			return (unsigned)v->leaf_err;
+		if (v->certs == 0)
+			return BR_ERR_X509_EMPTY_CHAIN;
+		br_x509_decoder_init(&v->dc, NULL, NULL);
+		br_x509_decoder_push(&v->dc, v->leaf, v->leaf_len);
+		if (v->leaf_len != v->leaf_want ||
+		    !br_x509_decoder_get_pkey(&v->dc))
+			return BR_ERR_X509_UNSUPPORTED;
+		return 0;
+	}
+	if (r == 0 && v->iplen && !v->no_name) {
 		if (v->leaf_err)
 			r = (unsigned)v->leaf_err;
 		else if (v->certs == 0 || v->leaf_len != v->leaf_want ||
@@ -1209,6 +1231,12 @@ static const br_x509_pkey *vf_get_pkey(const br_x509_class *const *ctx,
 {
 	const struct verifier *v = (const struct verifier *)(const void *)ctx;
 
+	if (v->no_chain) {
+		if (usages)
+			*usages = BR_KEYTYPE_KEYX | BR_KEYTYPE_SIGN;
+		return br_x509_decoder_get_pkey(
+		    (br_x509_decoder_context *)&v->dc);
+	}
 	return v->mc.vtable->get_pkey(&v->mc.vtable, usages);
 }
 
@@ -1228,7 +1256,7 @@ static const br_x509_class verifier_vtable = {
  * signature verifiers those suites and ordinary certificate chains need,
  * so no legacy code of BearSSL is linked into the static binary.
  */
-static void client_engine_init(struct tls *t)
+static void client_engine_init(struct tls *t, int http_alpn)
 {
 	br_ssl_client_context *cc = &t->u.cc;
 	br_ssl_engine_context *eng = &cc->eng;
@@ -1269,27 +1297,47 @@ static void client_engine_init(struct tls *t)
 	    br_ecdsa_vrfy_asn1_get_default());
 	t->v->vtable = &verifier_vtable;
 	br_ssl_engine_set_x509(eng, &t->v->vtable);
-	br_ssl_engine_set_protocol_names(eng, alpn, 1);
+	/* BearSSL keeps the pointer: the names must be static. */
+	if (http_alpn)
+		br_ssl_engine_set_protocol_names(eng, alpn, 1);
+	/* A client certificate signs the handshake (TLS 1.2 CertificateVerify). */
+	if (t->pair && t->pair->key_type == BR_KEYTYPE_RSA)
+		br_ssl_client_set_single_rsa(cc, t->pair->chain,
+		    t->pair->chain_len, br_skey_decoder_get_rsa(&t->pair->sk),
+		    br_rsa_pkcs1_sign_get_default());
+	else if (t->pair)
+		br_ssl_client_set_single_ec(cc, t->pair->chain,
+		    t->pair->chain_len, br_skey_decoder_get_ec(&t->pair->sk),
+		    BR_KEYTYPE_SIGN, BR_KEYTYPE_EC, br_ec_get_default(),
+		    br_ecdsa_sign_asn1_get_default());
 	br_ssl_engine_set_all_flags(eng, BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_buffers_bidi(eng, t->ibuf, sizeof t->ibuf,
 	    t->obuf, sizeof t->obuf);
 }
 
-struct tls *tls_client_new(const char *cafile, const char *server_name,
+struct tls *tls_client_open(const struct tls_client_opts *o,
     char *err, size_t errcap)
 {
 	struct verifier *v;
 	struct tls *t;
+	const char *name = o->server_name;
 
+	if (!o->cert_file != !o->key_file) {
+		snprintf(err, errcap, "a client certificate needs its key file");
+		return NULL;
+	}
 	if (!(v = calloc(1, sizeof *v))) {
 		snprintf(err, errcap, "out of memory");
 		return NULL;
 	}
-	if (inet_pton(AF_INET, server_name, v->ip) == 1)
+	if (name && inet_pton(AF_INET, name, v->ip) == 1)
 		v->iplen = 4;
-	else if (inet_pton(AF_INET6, server_name, v->ip) == 1)
+	else if (name && inet_pton(AF_INET6, name, v->ip) == 1)
 		v->iplen = 16;
-	if (anchors_load(&v->ta, cafile, err, errcap) < 0) {
+	v->no_chain = !o->cafile;
+	v->no_name = !o->check_name;
+	v->keep = v->iplen || v->no_name;
+	if (o->cafile && anchors_load(&v->ta, o->cafile, err, errcap) < 0) {
 		verifier_free(v);
 		return NULL;
 	}
@@ -1302,24 +1350,112 @@ struct tls *tls_client_new(const char *cafile, const char *server_name,
 	t->pair = NULL;
 	t->v = v;
 	t->dead = 0;
-	client_engine_init(t);
+	if (o->cert_file && !(t->pair = pair_load(o->cert_file, o->key_file,
+	    err, errcap))) {
+		tls_free(t);
+		return NULL;
+	}
+	client_engine_init(t, o->http_alpn);
 	seed(t->eng);
 	/*
 	 * No SNI for an address: RFC 6066 section 3 allows host names only,
 	 * and the verifier checks the address itself.
 	 */
-	if (!br_ssl_client_reset(&t->u.cc, v->iplen ? NULL : server_name, 0)) {
+	if (!br_ssl_client_reset(&t->u.cc, v->iplen || !o->sni ? NULL : name,
+	    0)) {
 		int e = br_ssl_engine_last_error(t->eng);
 		if (e == BR_ERR_NO_RANDOM)
 			snprintf(err, errcap, "cannot start a TLS engine: "
 			    "no source of random seed");
 		else
 			snprintf(err, errcap, "cannot start a TLS engine for "
-			    "'%s' (BearSSL error %d)", server_name, e);
+			    "'%s' (BearSSL error %d)", name ? name : "", e);
 		tls_free(t);
 		return NULL;
 	}
 	return t;
+}
+
+struct tls *tls_client_new(const char *cafile, const char *server_name,
+    char *err, size_t errcap)
+{
+	struct tls_client_opts o = {
+		.cafile = cafile, .server_name = server_name,
+		.check_name = 1, .sni = 1, .http_alpn = 1,
+	};
+
+	return tls_client_open(&o, err, errcap);
+}
+
+int tls_handshake(struct tls *t, int fd)
+{
+	for (;;) {
+		unsigned st = br_ssl_engine_current_state(t->eng);
+		unsigned char *b;
+		size_t len;
+		ssize_t r;
+
+		if (t->dead || st == BR_SSL_CLOSED)
+			return -1;
+		/* Our flight goes out first (after a resumption, the last one). */
+		if (st & BR_SSL_SENDREC) {
+			int k = send_some(t, fd);
+			if (k < 0)
+				return -1;
+			if (k > 0)
+				continue;
+			return 0;
+		}
+		if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
+			return 1;
+		if (!(st & BR_SSL_RECVREC))
+			return 0;
+		b = br_ssl_engine_recvrec_buf(t->eng, &len);
+		r = read(fd, b, len);
+		if (r > 0) {
+			br_ssl_engine_recvrec_ack(t->eng, (size_t)r);
+			continue;
+		}
+		if (r == 0) {
+			t->dead = ECONNRESET;
+			return -1;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return 0;
+		t->dead = errno;
+		return -1;
+	}
+}
+
+const unsigned char *tls_peer_cert(const struct tls *t, size_t *len)
+{
+	if (!t->v || !t->v->keep || t->v->leaf_err ||
+	    t->v->leaf_len != t->v->leaf_want || t->v->certs == 0)
+		return NULL;
+	*len = t->v->leaf_len;
+	return t->v->leaf;
+}
+
+const char *tls_cipher(const struct tls *t)
+{
+	static const struct {
+		uint16_t id;
+		const char *name;
+	} names[] = {
+		{ BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, "ECDHE-RSA-AES128-GCM-SHA256" },
+		{ BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, "ECDHE-RSA-AES256-GCM-SHA384" },
+		{ BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, "ECDHE-RSA-CHACHA20-POLY1305" },
+		{ BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, "ECDHE-ECDSA-AES128-GCM-SHA256" },
+		{ BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, "ECDHE-ECDSA-AES256-GCM-SHA384" },
+		{ BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, "ECDHE-ECDSA-CHACHA20-POLY1305" },
+	};
+	br_ssl_session_parameters sp;
+
+	br_ssl_engine_get_session_parameters(t->eng, &sp);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (names[i].id == sp.cipher_suite)
+			return names[i].name;
+	return NULL;
 }
 
 int tls_error(const struct tls *t)

@@ -1,6 +1,7 @@
 /*
  * TLS for pgws: BearSSL engines driven over non-blocking sockets, server
- * engines for pgws itself and client engines for "pgws client wss://".
+ * engines for pgws itself, client engines for "pgws client wss://" and for
+ * the database connections (pqtls.c).
  *
  * One certificate chain and private key pair is loaded at start-up and
  * may be replaced on SIGHUP; every connection takes its own reference to
@@ -62,6 +63,47 @@ struct tls *tls_new(void);
  */
 struct tls *tls_client_new(const char *cafile, const char *server_name,
     char *err, size_t errcap);
+
+/*
+ * A client engine with every choice explicit, for TLS to the database
+ * (pqtls.c); tls_client_new() is this with cafile, check_name, sni and
+ * ALPN "http/1.1".  cafile NULL: the server's certificate is not checked
+ * at all (its key is still used); otherwise its chain must lead to a
+ * certificate of that PEM file.  check_name: server_name must be among
+ * the certificate's names; 0: the caller checks them with tls_peer_cert().
+ * sni: server_name goes out as SNI when it is a host name.  cert_file and
+ * key_file (both or neither): a client certificate chain and its RSA or
+ * EC key, as tls_setup() loads them.  http_alpn: offer ALPN "http/1.1"
+ * (the database gets no ALPN, as libpq 15 sends none).
+ * Returns NULL with a one-line message in err (errcap bytes).
+ */
+struct tls_client_opts {
+	const char *cafile;
+	const char *server_name;
+	int check_name, sni;
+	const char *cert_file, *key_file;
+	int http_alpn;
+};
+struct tls *tls_client_open(const struct tls_client_opts *o,
+    char *err, size_t errcap);
+
+/*
+ * Runs a client handshake on the non-blocking socket fd as far as it can
+ * go: 1 when done, 0 when it waits for tls_events() on fd, -1 when it
+ * failed (tls_error() says why when it is a TLS failure, 0 for a socket
+ * that failed or closed).
+ */
+int tls_handshake(struct tls *t, int fd);
+
+/*
+ * The server's certificate (DER) of a client engine opened with
+ * check_name 0 or with an address, once the handshake has seen it;
+ * else NULL.  Valid until tls_free(t).
+ */
+const unsigned char *tls_peer_cert(const struct tls *t, size_t *len);
+
+/* The OpenSSL-style name of the negotiated cipher suite, or NULL. */
+const char *tls_cipher(const struct tls *t);
 
 /*
  * The BearSSL error code that ended t (BR_ERR_*; 0 while none): after an

@@ -19,7 +19,8 @@ enum {
 	WS_OP_PONG = 10
 };
 
-/* Close codes the decoder reports in WS_EV_ERROR (RFC 6455 section 7.4.1). */
+/* Close codes: those the decoder reports in WS_EV_ERROR (RFC 6455 section
+ * 7.4.1), and those the server sends. */
 enum {
 	WS_CLOSE_NORMAL = 1000,
 	WS_CLOSE_GOING_AWAY = 1001,
@@ -29,7 +30,9 @@ enum {
 	WS_CLOSE_BAD_DATA = 1007,
 	WS_CLOSE_POLICY = 1008,
 	WS_CLOSE_TOO_BIG = 1009,
-	WS_CLOSE_INTERNAL = 1011
+	WS_CLOSE_INTERNAL = 1011,
+	WS_CLOSE_TRY_AGAIN = 1013,      /* RFC 6455 registry: Try Again Later */
+	WS_CLOSE_JWT_EXPIRED = 3001     /* pgws (as the original): the token expired */
 };
 
 #define WS_CTL_MAX 125          /* largest control frame payload */

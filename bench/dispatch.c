@@ -1,8 +1,8 @@
 /*
  * dispatch: microbenchmark of pgws's listener dispatch hot path, without
  * sockets: for each notification payload, json_route_channel() (the real
- * code, #included from ../json.c), the channel lookup (FNV-1a over a
- * chained hash table of 1024 channels, as pgws.c does it) and the UTF-8
+ * code, #included from ../json.c), the channel lookup (chan_find() of
+ * ../chan.c, the index pgws uses, holding 1024 channels) and the UTF-8
  * check of ws_utf8() (../ws.c).  Fan-out to sockets is measured end to
  * end by loadgen instead.
  *
@@ -13,6 +13,7 @@
 #include "../ws.c"
 #include "../base64.c"
 #include "../sha1.c"
+#include "../chan.c"
 
 #include <time.h>
 
@@ -23,32 +24,8 @@ static double mono(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-struct chan {
-	struct chan *next;
-	uint32_t hash, len;
-	unsigned long hits;
-	char name[32];
-};
-
-#define NB 1024
-static struct chan *tab[NB];
-static struct chan chans[1024];
-
-static uint32_t fnv(const char *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-	while (n--)
-		h = (h ^ (unsigned char)*p++) * 16777619u;
-	return h;
-}
-
-static struct chan *find(const char *p, size_t n, uint32_t h)
-{
-	for (struct chan *c = tab[h & (NB - 1)]; c; c = c->next)
-		if (c->hash == h && c->len == n && !memcmp(c->name, p, n))
-			return c;
-	return NULL;
-}
+static struct chan_index idx;
+static struct chan_member members[1024];
 
 int main(int argc, char **argv)
 {
@@ -56,16 +33,17 @@ int main(int argc, char **argv)
 	static char big[1200];
 	int i;
 
+	if (chan_index_init(&idx, 1024) < 0)
+		return 1;
 	for (i = 0; i < 1024; i++) {
-		struct chan *c = &chans[i];
-		c->len = (uint32_t)snprintf(c->name, sizeof c->name, "chan%d", i);
+		char name[32];
+		int n = snprintf(name, sizeof name, "chan%d", i);
 		if (i == 0)   /* the listen channel: where non-JSON payloads go */
-			c->len = (uint32_t)snprintf(c->name, sizeof c->name, "postgres-websockets-listener");
+			n = snprintf(name, sizeof name, "postgres-websockets-listener");
 		if (i == 1)
-			c->len = (uint32_t)snprintf(c->name, sizeof c->name, "bench");
-		c->hash = fnv(c->name, c->len);
-		c->next = tab[c->hash & (NB - 1)];
-		tab[c->hash & (NB - 1)] = c;
+			n = snprintf(name, sizeof name, "bench");
+		if (chan_join(&idx, name, (size_t)n, i, &members[i]) < 0)
+			return 1;
 	}
 	{
 		/* a ~1 KB payload with nested data and escapes */
@@ -99,11 +77,9 @@ int main(int argc, char **argv)
 					ch = "postgres-websockets-listener";
 					chlen = 28;
 				}
-				struct chan *c = find(ch, chlen, fnv(ch, chlen));
-				if (c && ws_utf8(WS_UTF8_OK, (const unsigned char *)p, n) == WS_UTF8_OK) {
-					c->hits++;
+				struct chan *c = chan_find(&idx, ch, chlen);
+				if (c && ws_utf8(WS_UTF8_OK, (const unsigned char *)p, n) == WS_UTF8_OK)
 					routed++;
-				}
 				__asm__ volatile("" ::: "memory");
 			}
 			iters += 4096;
@@ -115,5 +91,6 @@ int main(int argc, char **argv)
 		printf("RESULT dispatch_%s_routed %s\n", cases[k].name,
 		    routed == iters ? "yes" : "NO");
 	}
+	chan_index_free(&idx);
 	return 0;
 }

@@ -3,11 +3,17 @@
  *
  *	byte 0      flags: bit 0 secret is base64, bit 1 the rest is a
  *	            claims text to sign and verify, bits 2-3 the alg to sign
- *	            with (0: the key's own)
- *	byte 1      secret length s (clipped to what is there)
+ *	            with (0: the key's own), bit 4 the secret length takes
+ *	            two bytes (RSA and EC JWKs are longer than 255), bit 5
+ *	            a token may carry at most 2 channels
+ *	byte 1(-2)  secret length s, little-endian (clipped to what is there)
  *	s bytes     the secret, loaded with jwt_keys_load()
  *	4 bytes     now, in seconds, little-endian (missing bytes are 0)
  *	the rest    a token to verify, or claims to sign
+ *
+ * The seeds include RFC 7515's RS256, ES256 and ES512 examples with their
+ * public JWKs (and a time before their exp), so mutations start from
+ * tokens whose signature verifies.
  *
  * Every buffer is malloc'ed at its exact size so that AddressSanitizer
  * sees any access outside it.
@@ -21,13 +27,16 @@
 #include "../jwt.c"
 
 static void
-check_claims(const struct jwt_claims *c, const char *work, size_t cap)
+check_claims(const struct jwt_claims *c, size_t limit, const char *work,
+    size_t cap)
 {
 	size_t i;
 
 	if (c->mode < 1 || c->mode > 3)
 		abort();
-	if (c->nchan > JWT_MAX_CHANNELS)
+	if (c->nchan > limit || c->chan == NULL ||
+	    (const char *)c->chan < work ||
+	    (const char *)(c->chan + c->nchan) > work + cap)
 		abort();
 	if (c->json < work || c->json_len > cap ||
 	    c->json + c->json_len > work + cap)
@@ -45,7 +54,7 @@ static void
 verify_one(const struct jwt_keyset *ks, const char *tok, size_t n,
     size_t max_len, double now, const char *claims, size_t cn)
 {
-	size_t cap = 2 * n + 1024;
+	size_t cap = jwt_work_size(n, ks->max_chan);
 	char *work = malloc(cap);
 	char *t = malloc(n ? n : 1);
 	struct jwt_claims c;
@@ -58,8 +67,12 @@ verify_one(const struct jwt_keyset *ks, const char *tok, size_t n,
 	if (e < 0 || e >= JWT_E_COUNT || c.why == NULL)
 		abort();
 	if (e == JWT_OK) {
-		check_claims(&c, work, cap);
+		check_claims(&c, ks->max_chan, work, cap);
 		if (jwt_grant(&c, NULL, 0) == JWT_OK && c.nchan == 0)
+			abort();
+		/* An explicit list grants only what it lists. */
+		if (c.listed && c.nchan == 0 &&
+		    jwt_grant(&c, "chat", 4) != JWT_E_NO_CHANNELS)
 			abort();
 		if (jwt_grant(&c, "chat", 4) == JWT_OK &&
 		    (c.nchan != 1 || c.chan[0].n != 4 ||
@@ -92,23 +105,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t s, off, rest, i;
 	uint32_t secs = 0;
 	char *secret;
-	int flags;
+	size_t hdr;
+	int flags, r;
 
-	if (size < 2)
+	if (size < 3)
 		return 0;
 	flags = data[0];
-	s = data[1];
-	if (s > size - 2)
-		s = size - 2;
-	off = 2 + s;
+	off = flags & 16 ? 3 : 2;
+	s = flags & 16 ? (size_t)data[1] | (size_t)data[2] << 8 : data[1];
+	if (s > size - off)
+		s = size - off;
+	hdr = off;
+	off += s;
 	for (i = 0; i < 4 && off < size; i++, off++)
 		secs |= (uint32_t)data[off] << (8 * i);
 	rest = size - off;
 
 	if ((secret = malloc(s ? s : 1)) == NULL)
 		abort();
-	memcpy(secret, data + 2, s);
-	if (jwt_keys_load(&ks, secret, s, flags & 1, err, sizeof(err)) < 0) {
+	memcpy(secret, data + hdr, s);
+	r = jwt_keys_load(&ks, secret, s, flags & 1, err, sizeof(err));
+	if (r < 0) {
 		free(secret);
 		if (ks.n != 0 || err[0] == '\0')
 			abort();
@@ -118,11 +135,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	free(secret);
-	if (ks.n == 0 || ks.n > JWT_MAX_KEYS)
+	if (ks.n == 0 || ks.n > JWT_MAX_KEYS || (r == 1) != (err[0] != '\0'))
 		abort();
+	for (i = 0; i < ks.n; i++) {
+		const struct jwt_key *k = &ks.key[i];
 
-	if (flags & 2) {
-		const struct jwt_key *k = &ks.key[0];
+		/* Loaded keys are what the verifiers expect. */
+		if (k->kty == JWT_KTY_RSA && (k->n_len < 256 ||
+		    k->n_len > 512 || k->n_len >= k->k_len || k->k[0] == 0))
+			abort();
+		if (k->kty == JWT_KTY_EC && (k->k_len != 1 + 2 *
+		    jwt_ec_coord(k->curve) || k->k[0] != 4))
+			abort();
+	}
+	if (flags & 32)
+		ks.max_chan = 2;
+
+	if ((flags & 2) && jwt_keys_hmac(&ks) == NULL) {
+		/* Only HMAC keys sign: nothing to do with an RSA/EC set. */
+		if (jwt_sign(&ks.key[0], 0, "{}", 2, err, sizeof(err)) != -1)
+			abort();
+	} else if (flags & 2) {
+		const struct jwt_key *k = jwt_keys_hmac(&ks);
 		int alg = (flags >> 2) & 3;
 		size_t cap = rest / 3 * 4 + 512;
 		char *claims = malloc(rest ? rest : 1);

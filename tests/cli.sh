@@ -91,6 +91,14 @@ if [ -n "${PGWS_TEST_URI:-}" ]; then
 	    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
 	    --max-time 2 "http://127.0.0.1:$port/test/$tok")
 	[ "$code" = 101 ] && ok "the @file secret (trailing newline dropped) verifies tokens" || bad "upgrade with @file secret gave $code"
+	# pgws token reads a CR LF secret file as the server does.
+	printf '%s\r\n' "$SECRET" >"$T/secret.crlf"
+	tok=$(env -i PGWS_JWT_SECRET=@$T/secret.crlf "$BIN" token --mode r --channel test)
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+	    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+	    --max-time 2 "http://127.0.0.1:$port/test/$tok")
+	[ "$code" = 101 ] && ok "pgws token with a CR LF @file secret mints tokens the server accepts" \
+	    || bad "token from a CR LF secret file gave $code"
 	grep -q 'info' "$T/err" && ok "logs go to stderr with a level" || bad "no log lines"
 	grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z info ' "$T/err" && ok "log lines carry an ISO-8601 UTC time" || bad "log format: $(head -2 "$T/err")"
 	kill -TERM $pid; wait $pid; rc=$?
@@ -140,6 +148,8 @@ assert abs(c["exp"] - time.time() - 60) < 5
 PY
 env -i "$BIN" token >/dev/null 2>&1; [ $? = 2 ] && ok "pgws token without a secret exits 2" || bad "token without secret"
 env -i PGWS_JWT_SECRET=x "$BIN" token --mode q >/dev/null 2>&1; [ $? = 2 ] && ok "pgws token --mode q exits 2" || bad "token bad mode"
+env -i PGWS_JWT_SECRET=x PGWS_JWT_SECRET_BASE64=maybe "$BIN" token >/dev/null 2>&1; [ $? = 2 ] \
+    && ok "pgws token with PGWS_JWT_SECRET_BASE64=maybe exits 2" || bad "token BASE64=maybe"
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

@@ -1,6 +1,7 @@
 /*
  * db_drive: exercises db.c against a real PostgreSQL with its own poll()
- * loop, the way pgws.c drives it.  Used by tests/db_test.sh.
+ * loop, the way pgws's loop drives it: pollfds in, db_process, then every
+ * event pulled with db_next.  It links db.c and log.c and nothing else.  Used by tests/db_test.sh.
  *
  *   db_drive URI listen N        print "ready", then N payloads, one a line
  *   db_drive URI publish N       publish "msg-<i>", i = 0..N-1, affinity 0
@@ -20,7 +21,6 @@
 #endif
 
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "log.h"
 
 enum mode { M_LISTEN, M_PUBLISH, M_FILE, M_STDIN, M_SUPERVISE };
 
@@ -54,8 +55,8 @@ envl(const char *name, long def)
 	return v && *v ? strtol(v, NULL, 10) : def;
 }
 
-void
-db_on_notify(const char *payload, size_t len)
+static void
+on_notify(const char *payload, size_t len)
 {
 	const char *until = getenv("DB_UNTIL");
 
@@ -73,8 +74,8 @@ db_on_notify(const char *payload, size_t len)
 		after_up = 1;
 }
 
-void
-db_on_listener(int up)
+static void
+on_listener(int up)
 {
 	puts(up ? "up" : "down");
 	fflush(stdout);
@@ -84,25 +85,36 @@ db_on_listener(int up)
 		downs++;
 }
 
-void
-db_on_publish_failed(uint64_t tag, const char *why)
+static void
+on_publish_failed(uint64_t tag, const char *why)
 {
 	printf("failed %llu %s\n", (unsigned long long)tag, why);
 	fflush(stdout);
 	failed++;
 }
 
-void
-db_log(int level, const char *fmt, ...)
+/* Takes every event db_process queued, in order. */
+static void
+drain_events(void)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
-	va_list ap;
+	struct db_event ev;
 
-	fprintf(stderr, "db_drive %s: ", names[level & 3]);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+	while (db_next(&ev)) {
+		switch (ev.kind) {
+		case DB_EV_NOTIFY:
+			on_notify(ev.data, ev.len);
+			break;
+		case DB_EV_LISTENER_DOWN:
+			on_listener(0);
+			break;
+		case DB_EV_LISTENER_UP:
+			on_listener(1);
+			break;
+		case DB_EV_PUBLISH_FAILED:
+			on_publish_failed(ev.tag, ev.data);
+			break;
+		}
+	}
 }
 
 static int
@@ -166,6 +178,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "db_drive: %s needs an argument\n", argv[2]);
 		return 2;
 	}
+	log_set_level(L_DEBUG);
 	cfg.uri = argv[1];
 	cfg.channel = getenv("DB_CHANNEL") ? getenv("DB_CHANNEL") :
 	    "postgres-websockets-listener";
@@ -226,6 +239,7 @@ main(int argc, char **argv)
 		}
 		now = mono();
 		db_process(pfd, nfd, now);
+		drain_events();
 		if (use_stdin && pfd[nfd].revents) {
 			ssize_t r = read(0, line + llen, sizeof line - llen);
 			size_t i, start = 0;

@@ -5,8 +5,11 @@ Usage: /usr/bin/python3 tests/jwt_cross.py PATH_TO_jwt_tool
 
 PyJWT mints tokens for HS256/384/512 and many claim shapes; jwt_tool must
 reach the verdict that SPEC section 2 asks for, which this script computes
-on its own (expect()).  In the other direction, every token jwt_tool signs
-must verify in PyJWT with the same claims.  Prints "N passed, N failed" and
+on its own (expect()).  PyJWT with python3-cryptography also signs RS, PS
+and ES 256/384/512 tokens with keys made here at run time (none is kept),
+given to jwt_tool as JWKs and JWK sets; algorithm confusion must fail.  In
+the other direction, every token jwt_tool signs must verify in PyJWT with
+the same claims.  Prints "N passed, N failed" and
 exits non-zero on any failure.
 """
 import base64
@@ -20,6 +23,9 @@ import sys
 import time
 
 import jwt
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 TOOL = None
 SECRET = "reallyreallyreallyreallyverysafe"
@@ -58,6 +64,15 @@ def verify(secret, token, channel=None, env=None):
     return run(*args, env=env)[1]
 
 
+def load_error(secret):
+    """jwt_tool's exit status and stderr for a secret it should refuse."""
+    e = dict(os.environ)
+    e.pop("PGWS_JWT_SECRET_BASE64", None)
+    p = subprocess.run([TOOL, "verify", secret, "a.b.c"], capture_output=True,
+                       env=e)
+    return p.returncode, p.stderr.decode("utf-8", "replace").strip()
+
+
 def manual(header, payload, key, alg="HS256"):
     """A token with exactly these header and payload bytes."""
     h = b64u(header.encode() if isinstance(header, str) else header)
@@ -83,12 +98,14 @@ def expect(claims, channel, now):
         if claims["nbf"] > now:
             return "err 401 Token not yet valid"
     allowed = []
-    if "channel" in claims:
+    listed = (claims.get("channel") is not None
+              or claims.get("channels") is not None)
+    if claims.get("channel") is not None:
         c = claims["channel"]
         if not isinstance(c, str) or c == "" or "\0" in c:
             return "err 401 Invalid channel claim"
         allowed.append(c)
-    if "channels" in claims:
+    if claims.get("channels") is not None:
         cs = claims["channels"]
         if not isinstance(cs, list):
             return "err 401 Invalid channels claim"
@@ -97,7 +114,7 @@ def expect(claims, channel, now):
                 return "err 401 Invalid channels claim"
             if c not in allowed:
                 allowed.append(c)
-        if len(allowed) > 64:
+        if len(allowed) > 256:
             return "err 401 Too many channels"
     if "mode" not in claims:
         return "err 401 Missing mode"
@@ -105,7 +122,7 @@ def expect(claims, channel, now):
         return "err 401 Invalid mode"
     if channel is None:
         granted = allowed
-    elif not allowed:
+    elif not listed:
         granted = [channel]
     elif channel in allowed:
         granted = [channel]
@@ -155,8 +172,15 @@ def shapes(now):
         ({"mode": "r", "channel": 5}, None),
         ({"mode": "r", "channel": ""}, None),
         ({"mode": "r", "channel": "a\u0000b"}, None),
-        ({"mode": "r", "channels": ["c%d" % i for i in range(64)]}, "c63"),
-        ({"mode": "r", "channels": ["c%d" % i for i in range(65)]}, None),
+        ({"mode": "r", "channels": ["c%d" % i for i in range(256)]}, "c255"),
+        ({"mode": "r", "channels": ["c%d" % i for i in range(257)]}, None),
+        ({"mode": "r", "channel": None}, "x"),
+        ({"mode": "r", "channels": None}, "x"),
+        ({"mode": "r", "channel": None, "channels": None}, None),
+        ({"mode": "r", "channel": "a", "channels": None}, "b"),
+        ({"mode": "r", "channel": None, "channels": ["b"]}, "b"),
+        ({"mode": "r", "channels": []}, None),
+        ({"mode": "r", "channel": "a", "channels": []}, "a"),
         ({"mode": "rw", "channel": "x", "aud": 5, "iss": [],
           "role": "web", "nested": {"a": [1, 2]}}, "x"),
     ]
@@ -252,7 +276,8 @@ def test_keys():
     check("jwk alg confusion", verify(jwk, tok512),
           "err 401 Unsupported algorithm")
     kset = json.dumps({"keys": [
-        {"kty": "RSA", "n": "x", "e": "AQAB"},
+        json.loads(RSAAlgorithm.to_jwk(
+            rsa.generate_private_key(65537, 2048).public_key())),
         {"kty": "oct", "kid": "one", "k": b64u(b"key one")},
         {"kty": "oct", "kid": "two", "k": b64u(b"key two"), "alg": "HS384"},
     ]})
@@ -269,7 +294,12 @@ def test_keys():
           "err 401 Invalid signature")
     tok = jwt.encode(good, "key one", algorithm="HS256",
                      headers={"kid": "three"})
-    check("unknown kid", verify(kset, tok), "err 401 No key for this token")
+    check("unknown kid tries every key", verify(kset, tok),
+          "ok mode=rw channels=a")
+    tok = jwt.encode(good, "key three", algorithm="HS256",
+                     headers={"kid": "three"})
+    check("unknown kid, no match", verify(kset, tok),
+          "err 401 Invalid signature")
     tok = jwt.encode(good, "key one", algorithm="HS512")
     check("no kid tries all", verify(kset, tok), "ok mode=rw channels=a")
     tok = jwt.encode(good, "key three", algorithm="HS256")
@@ -284,6 +314,187 @@ def test_keys():
               "ok mode=rw channels=a")
     check("bad base64", run("verify", "@@@", tok,
                             env={"PGWS_JWT_SECRET_BASE64": "true"})[0], 2)
+    # As postgres-websockets decodes it: '.' pads, alphabets mix,
+    # surrounding whitespace is dropped; inner whitespace is an error.
+    b64 = {"PGWS_JWT_SECRET_BASE64": "true"}
+    for text in ["-_-_AQIDAg..", "+/-_AQIDAg==", " \n+/+/AQIDAg==\n",
+                 "+/+/AQIDAg"]:
+        raw6 = bytes([0xfb, 0xff, 0xbf, 0x01, 0x02, 0x03, 0x02])
+        tok6 = jwt.encode(good, raw6, algorithm="HS256")
+        check("base64 %r" % text, verify(text, tok6, env=b64),
+              "ok mode=rw channels=a")
+    check("base64 inner space", run("verify", "+/+/ AQIDAg==", tok,
+                                     env=b64)[0], 2)
+    # Text that starts with '{' but is not a JWK is a raw secret.
+    raw = '{"this is": "not a JWK"}'
+    tok = jwt.encode(good, raw, algorithm="HS256")
+    check("brace raw secret", verify(raw, tok), "ok mode=rw channels=a")
+
+
+# --- RSA and EC keys -------------------------------------------------------
+
+ASYM = {
+    "RS256": "rsa", "RS384": "rsa", "RS512": "rsa",
+    "PS256": "rsa", "PS384": "rsa", "PS512": "rsa",
+    "ES256": "p256", "ES384": "p384", "ES512": "p521",
+}
+
+
+def make_keys():
+    """Fresh private keys, in memory only, and their public JWKs."""
+    priv = {
+        "rsa": rsa.generate_private_key(65537, 2048),
+        "rsa4096": rsa.generate_private_key(65537, 4096),
+        "p256": ec.generate_private_key(ec.SECP256R1()),
+        "p384": ec.generate_private_key(ec.SECP384R1()),
+        "p521": ec.generate_private_key(ec.SECP521R1()),
+    }
+    pub = {}
+    for name, k in priv.items():
+        if name.startswith("rsa"):
+            pub[name] = json.loads(RSAAlgorithm.to_jwk(k.public_key()))
+        else:
+            pub[name] = json.loads(ECAlgorithm.to_jwk(k.public_key()))
+    return priv, pub
+
+
+def test_asym():
+    priv, pub = make_keys()
+    good = {"mode": "rw", "channels": ["a", "b"]}
+    now = time.time()
+    for alg, kn in ASYM.items():
+        single = json.dumps(pub[kn])
+        tok = jwt.encode(good, priv[kn], algorithm=alg)
+        check("%s jwk" % alg, verify(single, tok), "ok mode=rw channels=a,b")
+        for i, (claims, ch) in enumerate(shapes(now)[:12]):
+            t = jwt.encode(claims, priv[kn], algorithm=alg)
+            check("%s shape %d" % (alg, i), verify(single, t, ch),
+                  expect(claims, ch, now))
+        # Another key of the same family and the same alg: refused.
+        other = (rsa.generate_private_key(65537, 2048) if kn == "rsa" else
+                 ec.generate_private_key(priv[kn].curve))
+        t = jwt.encode(good, other, algorithm=alg)
+        check("%s other key" % alg, verify(single, t),
+              "err 401 Invalid signature")
+        # The key's own alg pins it.
+        pinned = dict(pub[kn], alg=alg)
+        check("%s pinned" % alg, verify(json.dumps(pinned), tok),
+              "ok mode=rw channels=a,b")
+        h, p, sig = tok.split(".")
+        flipped = sig[:10] + ("A" if sig[10] != "A" else "B") + sig[11:]
+        check("%s flipped" % alg, verify(single, h + "." + p + "." + flipped),
+              "err 401 Invalid signature")
+    # A 4096-bit key, and moduli whose length is not a multiple of 8
+    # (2049 bits: PSS's encoded message is one byte shorter than n).
+    for alg in ["RS512", "PS384"]:
+        tok = jwt.encode(good, priv["rsa4096"], algorithm=alg)
+        check("4096 " + alg, verify(json.dumps(pub["rsa4096"]), tok),
+              "ok mode=rw channels=a,b")
+    for bits in [2049, 2055, 3071]:
+        k = rsa.generate_private_key(65537, bits)
+        j = RSAAlgorithm.to_jwk(k.public_key())
+        for alg in ["PS256", "PS512", "RS256"]:
+            check("%d-bit %s" % (bits, alg),
+                  verify(j, jwt.encode(good, k, algorithm=alg)),
+                  "ok mode=rw channels=a,b")
+
+    # A mixed set: oct + RSA + EC, with and without kid.
+    keys = [dict(pub["rsa"], kid="r"), dict(pub["p256"], kid="e1"),
+            {"kty": "oct", "kid": "h", "k": b64u(SECRET.encode())},
+            pub["p384"], pub["p521"]]
+    kset = json.dumps({"keys": keys})
+    for alg, kn in ASYM.items():
+        tok = jwt.encode(good, priv[kn], algorithm=alg)
+        check("set " + alg, verify(kset, tok), "ok mode=rw channels=a,b")
+        kid = {"rsa": "r", "p256": "e1"}.get(kn, "nope")
+        tok = jwt.encode(good, priv[kn], algorithm=alg, headers={"kid": kid})
+        check("set kid %s %s" % (kid, alg), verify(kset, tok),
+              "ok mode=rw channels=a,b")
+    tok = jwt.encode(good, SECRET, algorithm="HS512", headers={"kid": "h"})
+    check("set oct", verify(kset, tok), "ok mode=rw channels=a,b")
+    # kid picks: a token naming the RSA key but signed by P-256.
+    tok = jwt.encode(good, priv["p256"], algorithm="ES256",
+                     headers={"kid": "r"})
+    check("kid names another key", verify(kset, tok),
+          "err 401 Unsupported algorithm")
+
+    # Confusion: the public key (PEM, JWK text, modulus) as an HMAC secret.
+    for name, kn in [("rsa", "rsa"), ("ec", "p256")]:
+        single = json.dumps(pub[kn])
+        pemk = priv[kn].public_key().public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        for alg in ["HS256", "HS384", "HS512"]:
+            for secret in [pemk, single]:
+                tok = manual('{"alg":"%s"}' % alg, json.dumps(good), secret,
+                             alg)
+                check("%s as HMAC %s" % (name, alg), verify(single, tok),
+                      "err 401 Unsupported algorithm")
+    n = base64.urlsafe_b64decode(pub["rsa"]["n"] + "==")
+    h = b64u(b'{"alg":"HS256"}')
+    p = b64u(json.dumps(good).encode())
+    sig = hmac.new(n, (h + "." + p).encode(), hashlib.sha256).digest()
+    check("modulus as HMAC", verify(json.dumps(pub["rsa"]), h + "." + p + "."
+                                   + b64u(sig)),
+          "err 401 Unsupported algorithm")
+    # alg swapped between RSA schemes and families.
+    rs = jwt.encode(good, priv["rsa"], algorithm="RS256")
+    h, p, sig = rs.split(".")
+    for alg, want in [("PS256", "err 401 Invalid signature"),
+                      ("RS512", "err 401 Invalid signature"),
+                      ("ES256", "err 401 Unsupported algorithm"),
+                      ("HS256", "err 401 Unsupported algorithm")]:
+        t = b64u(('{"alg":"%s"}' % alg).encode()) + "." + p + "." + sig
+        check("RS256 sig as " + alg, verify(json.dumps(pub["rsa"]), t), want)
+    es = jwt.encode(good, priv["p256"], algorithm="ES256")
+    h, p, sig = es.split(".")
+    for alg in ["ES384", "ES512"]:
+        t = b64u(('{"alg":"%s"}' % alg).encode()) + "." + p + "." + sig
+        check("ES256 sig as " + alg, verify(json.dumps(pub["p256"]), t),
+              "err 401 Unsupported algorithm")
+    # A DER-encoded ECDSA signature is not JOSE's r||s.
+    der = priv["p256"].sign((h + "." + p).encode(), ec.ECDSA(hashes.SHA256()))
+    check("ES256 DER signature", verify(json.dumps(pub["p256"]),
+                                        h + "." + p + "." + b64u(der)),
+          "err 401 Invalid signature")
+    # PSS with another salt length than the hash's is refused.
+    signing = (b64u(b'{"alg":"PS256"}') + "." + p).encode()
+    s0 = priv["rsa"].sign(signing, padding.PSS(
+        mgf=padding.MGF1(hashes.SHA256()), salt_length=0), hashes.SHA256())
+    check("PS256 salt 0", verify(json.dumps(pub["rsa"]),
+                                 signing.decode() + "." + b64u(s0)),
+          "err 401 Invalid signature")
+    s32 = priv["rsa"].sign(signing, padding.PSS(
+        mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+    check("PS256 salt 32", verify(json.dumps(pub["rsa"]),
+                                  signing.decode() + "." + b64u(s32)),
+          "ok mode=rw channels=a,b")
+    # A key pinned to another alg of its family.
+    check("pinned PS256, RS256 token",
+          verify(json.dumps(dict(pub["rsa"], alg="PS256")), rs),
+          "err 401 Unsupported algorithm")
+    check("RSA alg HS256 refused",
+          load_error(json.dumps(dict(pub["rsa"], alg="HS256")))[0], 2)
+
+    # Private JWKs are refused at load, naming the key.
+    d = json.loads(RSAAlgorithm.to_jwk(priv["rsa"]))
+    rc, err = load_error(json.dumps({"keys": [keys[2], dict(d, kid="x")]}))
+    check("private RSA refused", (rc, "keys[1] (kid \"x\"): is a private key"
+                                  in err), (2, True))
+    d = json.loads(ECAlgorithm.to_jwk(priv["p256"]))
+    rc, err = load_error(json.dumps(d))
+    check("private EC refused", (rc, "JWK: is a private key" in err),
+          (2, True))
+    # EdDSA: refused at load, naming the key.
+    okp = {"kty": "OKP", "crv": "Ed25519", "kid": "ed",
+           "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+    rc, err = load_error(json.dumps({"keys": [keys[0], okp]}))
+    check("EdDSA refused", (rc, "keys[1] (kid \"ed\"): OKP (EdDSA)" in err),
+          (2, True))
+    # Too small and too large RSA keys.
+    small = json.loads(RSAAlgorithm.to_jwk(
+        rsa.generate_private_key(65537, 1024).public_key()))
+    check("RSA 1024 refused", load_error(json.dumps(small))[0], 2)
 
 
 def test_sign():
@@ -332,6 +543,7 @@ def main():
     test_pyjwt_tokens()
     test_rejections()
     test_keys()
+    test_asym()
     test_sign()
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

@@ -6,11 +6,13 @@
  *		prints "ok mode=<r|w|rw> channels=a,b" or
  *		"err <status> <message>", as the server would decide
  *	jwt_tool sign SECRET CLAIMS_JSON [HS256|HS384|HS512]
- *		prints a token signed with the first key
+ *		prints a token signed with the first HMAC key
  *
  * SECRET is read like PGWS_JWT_SECRET (raw, JWK or JWK set), and decoded
- * from base64 first when PGWS_JWT_SECRET_BASE64=true.  Exit status: 0 ok,
- * 1 rejected, 2 usage or a bad secret.
+ * from base64 first when PGWS_JWT_SECRET_BASE64=true; a load warning goes
+ * to standard error prefixed "jwt_tool: warning: ".  PGWS_MAX_TOKEN_CHANNELS
+ * sets the channel limit.  Exit status: 0 ok, 1 rejected, 2 usage or a bad
+ * secret.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +37,8 @@ usage(void)
 static int
 do_verify(const char *tok, const char *chan)
 {
-	static char work[2 * 65536 + 1024];
+	static char work[2 * 65536 + 1024 +
+	    (JWT_MAX_CHANNELS_CAP + 2) * sizeof(struct jwt_chan)];
 	struct jwt_claims c;
 	struct timespec ts;
 	size_t n = strlen(tok), i;
@@ -72,12 +75,16 @@ do_sign(const char *claims, const char *algname)
 
 	if (algname) {
 		for (alg = JWT_HS256; alg <= JWT_HS512; alg++)
-			if (strcmp(algname, jwt_alg_name[alg]) == 0)
+			if (strcmp(algname, jwt_algs[alg].name) == 0)
 				break;
 		if (alg > JWT_HS512)
 			return usage();
 	}
-	n = jwt_sign(&keys.key[0], alg, claims, strlen(claims), out,
+	if (jwt_keys_hmac(&keys) == NULL) {
+		fputs("jwt_tool: no HMAC key\n", stderr);
+		return 2;
+	}
+	n = jwt_sign(jwt_keys_hmac(&keys), alg, claims, strlen(claims), out,
 	    sizeof(out));
 	if (n < 0) {
 		fputs("jwt_tool: cannot sign\n", stderr);
@@ -96,11 +103,18 @@ main(int argc, char **argv)
 
 	if (argc < 4 || argc > 5)
 		return usage();
-	if (jwt_keys_load(&keys, argv[2], strlen(argv[2]),
-	    b64 && strcmp(b64, "true") == 0, err, sizeof(err)) < 0) {
+	const char *mc = getenv("PGWS_MAX_TOKEN_CHANNELS");
+
+	r = jwt_keys_load(&keys, argv[2], strlen(argv[2]),
+	    b64 && strcmp(b64, "true") == 0, err, sizeof(err));
+	if (r < 0) {
 		fprintf(stderr, "jwt_tool: PGWS_JWT_SECRET: %s\n", err);
 		return 2;
 	}
+	if (r > 0)
+		fprintf(stderr, "jwt_tool: warning: %s\n", err);
+	if (mc && *mc)
+		keys.max_chan = (size_t)strtoul(mc, NULL, 10);
 	if (strcmp(argv[1], "verify") == 0)
 		r = do_verify(argv[3], argc == 5 ? argv[4] : NULL);
 	else if (strcmp(argv[1], "sign") == 0)

@@ -306,6 +306,9 @@ def huge_frames(srv):
         ("close of 2^63-1", [(0x88, big, b"\x03\xe8")]),
     ]
     for what, frames in cases:
+        # A data frame over the message limit is 1009 (too big); a control
+        # frame longer than 125 bytes is a protocol error, 1002.
+        want = 1002 if frames[-1][0] & 0x08 else 1009
         r = Raw(srv.port, PATH)
         if not check(r.status == 101, "upgrade for: " + what):
             r.close()
@@ -321,8 +324,7 @@ def huge_frames(srv):
         except OSError:
             pass
         code = r.recv_close(3)
-        check(code in (1009, 1002), "%s -> close %s (1009 or 1002)"
-              % (what, code))
+        check(code == want, "%s -> close %d (got %s)" % (what, want, code))
         check(sock_gone(r.s, 3), what + ": TCP closed")
         r.close()
 
@@ -375,8 +377,8 @@ def test_floods():
 
         t = time.time()
         flood_abandon(srv, 2000)
-        check(True, "2000 connections opened and abandoned (%.1fs)"
-              % (time.time() - t))
+        print("   2000 connections opened and abandoned (%.1fs)"
+              % (time.time() - t), flush=True)
         check(health(srv) == 200, "/health answers after the connection flood")
         check(echo(srv, "after abandon") == "after abandon",
               "echo after the connection flood")
@@ -645,9 +647,18 @@ def test_token_attacks():
         for v in ("sec", ["sec", 1], [None], [{"x": 1}], {"0": "sec"}, True, 5):
             st, _ = up(srv, "/sec/" + token({"mode": "r", "channels": v}))
             check(st == 401, "channels claim %r -> 401 (got %s)" % (v, st))
-        for v in (5, None, ["sec"], {"x": 1}):
+        for v in (5, ["sec"], {"x": 1}):
             st, _ = up(srv, "/sec/" + token({"mode": "r", "channel": v}))
-            check(st in (401, 403), "channel claim %r refused (got %s)" % (v, st))
+            check(st == 401, "channel claim %r (not a string) -> 401 (got %s)" % (v, st))
+        # null counts as absent (SPEC section 2, as the original); an
+        # explicit empty list grants nothing (beyond: the original fails open).
+        for claims in ({"mode": "r", "channel": None},
+                       {"mode": "r", "channels": None}):
+            st, _ = up(srv, "/sec/" + token(claims))
+            check(st == 101, "%r asks freely (got %s)" % (claims, st))
+        st, body = up(srv, "/sec/" + token({"mode": "r", "channels": []}))
+        check(st == 403 and body == "No allowed channels",
+              "channels [] grants nothing -> 403 (%s %r)" % (st, body))
 
         # size: 100 KB tokens and headers
         big = token({"mode": "r", "channel": "sec", "pad": "p" * 100000})
@@ -681,9 +692,11 @@ def test_nul_bytes():
         for path in ("/%00/" + t, "/a%00b/" + t, "/a%00/" + t, "/%00",
                      "/a%00b/" + token({"mode": "r", "channel": "a"})):
             st, body = up(srv, path)
-            # "/%00" alone is the one-segment form: a malformed token, 401
-            check(st in (400, 403) or (path == "/%00" and st == 401), "NUL in the path %s... -> 400/403 (got %s %r)"
-                  % (path[:12], st, body[:40]))
+            # "/%00" alone is the one-segment form: a malformed token, 401;
+            # a channel segment holding a NUL is an invalid channel name, 400.
+            want = 401 if path == "/%00" else 400
+            check(st == want, "NUL in the path %s... -> %d (got %s %r)"
+                  % (path[:12], want, st, body[:40]))
         r = srv.http(b"GET /a\x00b/" + t.encode() + b" HTTP/1.1\r\nHost: x\r\n"
                      b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -691,26 +704,18 @@ def test_nul_bytes():
         check(status_of(r) == 400, "a raw NUL byte in the request line -> 400 "
               "(got %s)" % status_of(r))
         st, _ = up(srv, "/a/" + t, extra="X-N: a\x00b\r\n")
-        check(st in (101, 400), "a NUL byte in a header value: "
-              "handled (got %s)" % st)
+        check(st == 400, "a NUL byte in a header value -> 400 (got %s)" % st)
         r = srv.http(b"GET /health\x00 HTTP/1.1\r\nHost: x\r\n\r\n", timeout=2)
-        check(status_of(r) in (400, 404), "NUL in a plain GET path -> 400/404 "
+        check(status_of(r) == 400, "NUL in a plain GET path -> 400 "
               "(got %s)" % status_of(r))
 
         # A channel claim with a NUL must never turn into the channel before
-        # the NUL: either refused, or a reader of "a\0b" never sees "a".
+        # the NUL: the token is refused as malformed, 401.
         for claims in ({"mode": "r", "channel": "a\u0000b"},
                        {"mode": "r", "channels": ["a\u0000b"]}):
             raw = Raw(srv.port, "/" + token(claims))
-            if raw.status == 101:
-                psql("SELECT pg_notify(%s, %s)" % (
-                    lit(LISTEN), lit(json.dumps({"channel": "a", "payload": "leak"}))))
-                f = recv_data(raw, 1.0)
-                check(f is None, "token channel 'a\\u0000b' (%s) does not read "
-                      "channel 'a' (got %r)" % (list(claims)[1], f))
-            else:
-                check(raw.status in (400, 401, 403), "token channel 'a\\u0000b' "
-                      "(%s) refused (%s)" % (list(claims)[1], raw.status))
+            check(raw.status == 401, "token channel 'a\\u0000b' (%s) -> 401 "
+                  "(got %s)" % (list(claims)[1], raw.status))
             raw.close()
 
         # A notification whose channel holds a NUL goes to no reader of "a".

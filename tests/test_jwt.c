@@ -18,6 +18,56 @@ static const char upstream_jwk[] =
     "{\"kty\":\"oct\",\"k\":\"cmVhbGx5cmVhbGx5cmVhbGx5cmVhbGx5dmVyeXNhZmU\","
     "\"alg\":\"HS256\"}";
 
+/*
+ * RFC 7515 appendix A.2 (RS256), A.3 (ES256) and A.4 (ES512): the public
+ * keys and the tokens as the RFC prints them.  The A.2 and A.3 payload is
+ * {"iss":"joe",\r\n "exp":1300819380,\r\n "http://example.com/is_root":true}
+ * and has no mode, so a good signature ends in "Missing mode" (before exp);
+ * the A.4 payload is the text "Payload", so it ends in "Malformed token".
+ */
+#define RFC7515_A2_N \
+    "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPC" \
+    "JrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47so" \
+    "MZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R" \
+    "2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF" \
+    "8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ"
+#define RFC7515_A2_JWK "{\"kty\":\"RSA\",\"n\":\"" RFC7515_A2_N "\",\"e\":\"AQAB\"}"
+#define RFC7515_PAYLOAD \
+    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNv" \
+    "bS9pc19yb290Ijp0cnVlfQ"
+static const char rfc7515_a2[] =
+    "eyJhbGciOiJSUzI1NiJ9." RFC7515_PAYLOAD "."
+    "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4B"
+    "h-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZ"
+    "LgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcOLn6_d"
+    "O--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6"
+    "LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
+#define RFC7515_A3_JWK "{\"kty\":\"EC\",\"crv\":\"P-256\"," \
+    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\"," \
+    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}"
+static const char rfc7515_a3[] =
+    "eyJhbGciOiJFUzI1NiJ9." RFC7515_PAYLOAD "."
+    "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKT"
+    "UJqPP3-Kg6NU1Q";
+#define RFC7515_A4_JWK "{\"kty\":\"EC\",\"crv\":\"P-521\"," \
+    "\"x\":\"AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLF" \
+    "V1jSfS9tsz4qUxcWceqwQGk\"," \
+    "\"y\":\"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kk" \
+    "d0AZMaZmh9ubmf63e3kyMj2\"}"
+static const char rfc7515_a4[] =
+    "eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA."
+    "AdwMgeerwtHoh-l192l60hp9wAHZFVJbLfD_UxMi70cwnZOYaRI1bKPWROc-mZZqwqT2SI-K"
+    "GDKB34XO0aw_7XdtAG8GaSwFKdCAPZgoXD2YBJZCPEX3xKpRwcdOO8KpEHwJjyqOgzDO7iKv"
+    "U8vcnwNrmxYbSW9ERBXukOXolLzeO_Jn";
+/* RFC 8037 appendix A.2 (public Ed25519 key) and A.4 (its EdDSA token). */
+#define RFC8037_JWK "{\"kty\":\"OKP\",\"crv\":\"Ed25519\"," \
+    "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}"
+static const char rfc8037_a4[] =
+    "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc."
+    "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7"
+    "sVvpAr_MuM0KAg";
+#define RFC_BEFORE 1300819379.0   /* the A.2/A.3 exp is 1300819380 */
+
 static struct jwt_keyset ks;
 static struct jwt_claims cl;
 static char workbuf[32768];
@@ -46,7 +96,7 @@ load(const char *s, int b64)
 static int
 verify_at(const char *tok, double now)
 {
-	size_t n = strlen(tok), cap = 2 * n + 1024;
+	size_t n = strlen(tok), cap = jwt_work_size(n, ks.max_chan);
 	const char *g = (const char *)unit_guard(tok, n, 0);
 	char *w = (char *)unit_guard(workbuf, cap, 2);
 	int e = jwt_verify(g, n, JWT_MAX_LEN, &ks, now, w, cap, &cl);
@@ -93,7 +143,7 @@ mk_key(const char *hdr, const char *pay, int alg, const void *key,
 	o += b64u(pay, strlen(pay), out + o);
 	jwt_hmac(alg, key, klen, out, o, mac);
 	out[o++] = '.';
-	b64u(mac, jwt_mac_len(alg), out + o);
+	b64u(mac, jwt_algs[alg].hlen, out + o);
 	return out;
 }
 
@@ -134,11 +184,11 @@ test_upstream(void)
 	CHECK_EQ_INT(ks.n, 1);
 	CHECK_EQ_INT(ks.key[0].alg, JWT_HS256);
 	CHECK_EQ_INT(verify(upstream_token), JWT_OK);
-	CHECK_EQ_INT(load("  \n{\"keys\":[{\"kty\":\"RSA\",\"n\":\"x\"},"
+	CHECK_EQ_INT(load("  \n{\"keys\":[" RFC7515_A2_JWK ","
 	    "{\"kty\":\"oct\",\"k\":\"c2hvcnQ\"},"
 	    "{\"kty\":\"oct\",\"k\":\"cmVhbGx5cmVhbGx5cmVhbGx5cmVhbGx5dmVyeXNhZmU\","
 	    "\"alg\":\"HS256\"}]}\n", 0), 0);
-	CHECK_EQ_INT(ks.n, 2);
+	CHECK_EQ_INT(ks.n, 3);
 	CHECK_EQ_INT(verify(upstream_token), JWT_OK);
 	CHECK(chan_is(0, "test"));
 	CHECK_EQ_INT(load("{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2hvcnQ\"}]}", 0),
@@ -185,6 +235,7 @@ test_base64_secret(void)
 	base64_encode(raw, sizeof(raw), url, B64_URL);
 	CHECK(strcmp(std, "+/+/AQI=") == 0);
 	CHECK(strcmp(url, "-_-_AQI") == 0);
+	k.kty = JWT_KTY_OCT;
 	k.k = (unsigned char *)raw;
 	k.k_len = sizeof(raw);
 	n = jwt_sign(&k, JWT_HS256, "{\"mode\":\"rw\"}", 13, tok, sizeof(tok));
@@ -198,11 +249,28 @@ test_base64_secret(void)
 	CHECK_EQ_INT(load("+/+/AQI", 1), 0);
 	CHECK_EQ_INT(verify(tok), JWT_OK);
 
-	/* Bad base64: mixed alphabets, whitespace, junk, bad padding. */
-	CHECK_EQ_INT(load("+/-_AQI=", 1), -1);
-	CHECK_EQ_INT(load("+/+/AQI=\n", 1), -1);
+	/*
+	 * As postgres-websockets reads it: '-' '_' '.' stand for '+' '/' '='
+	 * (so alphabets may mix and '.' pads), whitespace around is dropped.
+	 */
+	CHECK_EQ_INT(load("+/-_AQI=", 1), 0);
+	CHECK_EQ_INT(verify(tok), JWT_OK);
+	CHECK_EQ_INT(load(" \t+/+/AQI=\r\n", 1), 0);
+	CHECK_EQ_INT(verify(tok), JWT_OK);
+	CHECK_EQ_INT(load("-_-_AQI.", 1), 0);
+	CHECK_EQ_INT(verify(tok), JWT_OK);
+	CHECK_EQ_INT(load("\n-_-_AQI.\n", 1), 0);
+	CHECK_EQ_INT(verify(tok), JWT_OK);
+
+	/* Bad base64: inner whitespace, junk, bad padding, stray bits. */
+	CHECK_EQ_INT(load("+/+/ AQI=", 1), -1);
+	CHECK_EQ_INT(load("+/+/\nAQI=", 1), -1);
 	CHECK_EQ_INT(load("not base64!", 1), -1);
 	CHECK_EQ_INT(load("+/+/AQI==", 1), -1);
+	CHECK_EQ_INT(load("+/+/AQI..", 1), -1);
+	CHECK_EQ_INT(load("+/+/AQJ=", 1), -1);
+	CHECK_EQ_INT(load("+/+.AQI=", 1), -1);
+	CHECK_EQ_INT(load(" \n ", 1), -1);
 	CHECK_EQ_INT(load("", 1), -1);
 	CHECK_EQ_INT(load("", 0), -1);
 	CHECK_EQ_INT(ks.n, 0);
@@ -218,9 +286,7 @@ test_jwk_errors(void)
 	char big[4096];
 	size_t i, o;
 
-	CHECK_EQ_INT(load("{", 0), -1);
 	CHECK_EQ_INT(load("{\"kty\":\"oct\"}", 0), -1);
-	CHECK_EQ_INT(load("{\"k\":\"c2hvcnQ\"}", 0), -1);
 	CHECK_EQ_INT(load("{\"kty\":\"RSA\",\"k\":\"c2hvcnQ\"}", 0), -1);
 	CHECK_EQ_INT(load("{\"kty\":\"oct\",\"k\":\"\"}", 0), -1);
 	CHECK_EQ_INT(load("{\"kty\":\"oct\",\"k\":7}", 0), -1);
@@ -248,7 +314,30 @@ test_jwk_errors(void)
 	    "{\"kty\":\"oct\",\"k\":\"!\"}]}", 0), -1);
 	CHECK_EQ_INT(ks.n, 0);
 	CHECK_EQ_INT(load("[1]", 0), 0);   /* not '{': a raw key */
-	CHECK_EQ_INT(load("{} trailing", 0), -1);
+
+	/*
+	 * Text that starts with '{' but is not a JSON object with "kty" or
+	 * "keys" is a raw secret (with a warning), as in the original.
+	 */
+	CHECK_EQ_INT(load("{", 0), 1);
+	CHECK_EQ_INT(ks.n, 1);
+	CHECK_MEM(ks.key[0].k, ks.key[0].k_len, "{", 1);
+	CHECK_EQ_INT(load("{\"k\":\"c2hvcnQ\"}", 0), 1);
+	CHECK_EQ_INT(ks.key[0].kty, JWT_KTY_OCT);
+	CHECK_EQ_INT(ks.key[0].k_len, 15);
+	CHECK_EQ_INT(load("{} trailing", 0), 1);
+	CHECK_EQ_INT(load("{\"kty\":\"oct\",\"k\":\"c2hvcnQ\"", 0), 1);
+	CHECK_EQ_INT(verify(mk_key(H256, "{\"mode\":\"r\"}", JWT_HS256,
+	    "{\"kty\":\"oct\",\"k\":\"c2hvcnQ\"",
+	    strlen("{\"kty\":\"oct\",\"k\":\"c2hvcnQ\""))), JWT_OK);
+	/* The same after base64 decoding, which comes first there. */
+	CHECK_EQ_INT(load("eyJub3QiOiJhIGtleSJ9", 1), 1);   /* {"not":"a key"} */
+	CHECK_MEM(ks.key[0].k, ks.key[0].k_len, "{\"not\":\"a key\"}", 15);
+	CHECK_EQ_INT(load("eyJrdHkiOiJvY3QiLCJrIjoiYzJodmNuUSJ9", 1), 0);
+	CHECK_MEM(ks.key[0].k, ks.key[0].k_len, "short", 5);
+	/* With a "kty" or "keys" member it is meant as a JWK: errors stay. */
+	CHECK_EQ_INT(load("{\"kty\":\"oct\",\"k\":\"!\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"keys\":5}", 0), -1);
 
 	/* kid: 127 bytes fit, 128 do not. */
 	o = (size_t)snprintf(big, sizeof(big),
@@ -455,13 +544,15 @@ test_kid(void)
 	/* Keys without a kid are not used when the token names one. */
 	CHECK_EQ_INT(verify(mk_key("{\"alg\":\"HS256\",\"kid\":\"b\"}", pay,
 	    JWT_HS256, "keyC", 4)), JWT_E_SIGNATURE);
+	/* A kid that no key has: every key is tried, as in the original. */
 	CHECK_EQ_INT(verify(mk_key("{\"alg\":\"HS256\",\"kid\":\"c\"}", pay,
-	    JWT_HS256, "keyC", 4)), JWT_E_NO_KEY);
-	CHECK(strcmp(cl.why, "No key for this token") == 0);
+	    JWT_HS256, "keyC", 4)), JWT_OK);
 	CHECK_EQ_INT(verify(mk_key("{\"alg\":\"HS256\",\"kid\":\"B\"}", pay,
-	    JWT_HS256, "keyB", 4)), JWT_E_NO_KEY);
+	    JWT_HS256, "keyB", 4)), JWT_OK);
 	CHECK_EQ_INT(verify(mk_key("{\"alg\":\"HS256\",\"kid\":\"\"}", pay,
-	    JWT_HS256, "keyB", 4)), JWT_E_NO_KEY);
+	    JWT_HS256, "keyA", 4)), JWT_OK);
+	CHECK_EQ_INT(verify(mk_key("{\"alg\":\"HS256\",\"kid\":\"c\"}", pay,
+	    JWT_HS256, "keyD", 4)), JWT_E_SIGNATURE);
 	CHECK_EQ_INT(verify(mk_key("{\"alg\":\"HS256\",\"kid\":1}", pay,
 	    JWT_HS256, "keyB", 4)), JWT_E_MALFORMED);
 	/* No kid: every key is tried. */
@@ -477,6 +568,7 @@ test_kid(void)
 	/* An empty key set verifies nothing. */
 	jwt_keys_free(&ks);
 	CHECK_EQ_INT(verify(upstream_token), JWT_E_NO_KEY);
+	CHECK(strcmp(cl.why, "No key for this token") == 0);
 }
 
 static void
@@ -543,7 +635,7 @@ test_time(void)
 static void
 test_channels(void)
 {
-	char pay[4096];
+	char pay[8192];
 	size_t i, o;
 
 	CHECK_EQ_INT(load(upstream_secret, 0), 0);
@@ -578,15 +670,31 @@ test_channels(void)
 	    JWT_HS256)), JWT_E_CLAIMS);
 	CHECK_EQ_INT(verify(mk(H256, "{\"mode\":\"r\",\"channel\":\"a\\u0000\"}",
 	    JWT_HS256)), JWT_E_CLAIMS);
+	/* null counts as absent, as in the original. */
 	CHECK_EQ_INT(verify(mk(H256, "{\"mode\":\"r\",\"channel\":null}",
-	    JWT_HS256)), JWT_E_CLAIMS);
+	    JWT_HS256)), JWT_OK);
+	CHECK_EQ_INT(cl.nchan, 0);
+	CHECK_EQ_INT(cl.listed, 0);
+	CHECK_EQ_INT(jwt_grant(&cl, "any", 3), JWT_OK);
+	CHECK(chan_is(0, "any"));
 	CHECK_EQ_INT(verify(mk(H256, "{\"mode\":\"r\",\"channels\":\"a\"}",
 	    JWT_HS256)), JWT_E_CLAIMS);
 	CHECK(strcmp(cl.why, "Invalid channels claim") == 0);
 	CHECK_EQ_INT(verify(mk(H256, "{\"mode\":\"r\",\"channels\":{\"a\":1}}",
 	    JWT_HS256)), JWT_E_CLAIMS);
 	CHECK_EQ_INT(verify(mk(H256, "{\"mode\":\"r\",\"channels\":null}",
-	    JWT_HS256)), JWT_E_CLAIMS);
+	    JWT_HS256)), JWT_OK);
+	CHECK_EQ_INT(cl.listed, 0);
+	CHECK_EQ_INT(verify(mk(H256, "{\"mode\":\"r\",\"channel\":null,"
+	    "\"channels\":null}", JWT_HS256)), JWT_OK);
+	CHECK_EQ_INT(jwt_grant(&cl, NULL, 0), JWT_E_NO_CHANNELS);
+	CHECK_EQ_INT(verify(mk(H256, "{\"mode\":\"r\",\"channel\":\"a\","
+	    "\"channels\":null}", JWT_HS256)), JWT_OK);
+	CHECK_EQ_INT(cl.nchan, 1);
+	CHECK_EQ_INT(jwt_grant(&cl, "b", 1), JWT_E_NO_CHANNELS);
+	CHECK_EQ_INT(verify(mk(H256, "{\"mode\":\"r\",\"channel\":null,"
+	    "\"channels\":[\"b\"]}", JWT_HS256)), JWT_OK);
+	CHECK_EQ_INT(jwt_grant(&cl, "b", 1), JWT_OK);
 	CHECK_EQ_INT(verify(mk(H256, "{\"mode\":\"r\",\"channels\":[\"a\",1]}",
 	    JWT_HS256)), JWT_E_CLAIMS);
 	CHECK(strcmp(cl.why, "Invalid channels claim") == 0);
@@ -597,14 +705,22 @@ test_channels(void)
 	CHECK_EQ_INT(verify(mk(H256, "{\"mode\":\"r\",\"channels\":"
 	    "[\"\\u0000\"]}", JWT_HS256)), JWT_E_CLAIMS);
 
-	/* 64 distinct names fit (with any number of repeats), 65 do not. */
+	/*
+	 * JWT_MAX_CHANNELS (256) distinct names fit (with any number of
+	 * repeats), 257 do not; the limit is the key set's max_chan.
+	 */
+	CHECK_EQ_INT(ks.max_chan, 256);
 	o = (size_t)snprintf(pay, sizeof(pay), "{\"mode\":\"r\",\"channels\":[");
-	for (i = 0; i < 65; i++) {
+	for (i = 0; i < 257; i++) {
 		o += (size_t)snprintf(pay + o, sizeof(pay) - o, "%s\"c%zu\","
 		    "\"c%zu\"", i ? "," : "", i, i);
 		memcpy(pay + o, "]}", 3);
+		if (i < 250 && i % 50 != 0)
+			continue;
 		CHECK_EQ_INT(verify(mk(H256, pay, JWT_HS256)),
-		    i < 64 ? JWT_OK : JWT_E_CLAIMS);
+		    i < 256 ? JWT_OK : JWT_E_CLAIMS);
+		if (i == 255)
+			CHECK_EQ_INT(cl.nchan, 256);
 	}
 	CHECK(strcmp(cl.why, "Too many channels") == 0);
 	o = (size_t)snprintf(pay, sizeof(pay), "{\"mode\":\"r\",\"channel\":"
@@ -616,6 +732,15 @@ test_channels(void)
 	CHECK_EQ_INT(verify(mk(H256, pay, JWT_HS256)), JWT_OK);
 	CHECK_EQ_INT(cl.nchan, 64);
 	CHECK(chan_is(0, "c63") && chan_is(1, "c0") && chan_is(63, "c62"));
+	/* A lower limit: 3 fit, 4 do not; duplicates do not count. */
+	ks.max_chan = 3;
+	CHECK_EQ_INT(verify(mk(H256, "{\"mode\":\"r\",\"channel\":\"a\","
+	    "\"channels\":[\"a\",\"b\",\"c\",\"b\"]}", JWT_HS256)), JWT_OK);
+	CHECK_EQ_INT(cl.nchan, 3);
+	CHECK_EQ_INT(verify(mk(H256, "{\"mode\":\"r\",\"channel\":\"a\","
+	    "\"channels\":[\"b\",\"c\",\"d\"]}", JWT_HS256)), JWT_E_CLAIMS);
+	CHECK(strcmp(cl.why, "Too many channels") == 0);
+	ks.max_chan = JWT_MAX_CHANNELS;
 }
 
 static void
@@ -733,7 +858,7 @@ test_sign(void)
 
 			snprintf(want, sizeof(want), "{\"alg\":\"%s\","
 			    "\"typ\":\"JWT\",\"kid\":\"k\\\"1\"}",
-			    jwt_alg_name[alg]);
+			    jwt_algs[alg].name);
 			CHECK_MEM(h, (size_t)hl, want, strlen(want));
 		}
 		/* Every shorter buffer fails cleanly; the exact one fits. */
@@ -764,6 +889,7 @@ test_sign(void)
 	    -1);
 
 	/* A raw key: header is exactly {"alg":"HS256","typ":"JWT"}. */
+	k.kty = JWT_KTY_OCT;
 	k.k = (unsigned char *)upstream_secret;
 	k.k_len = strlen(upstream_secret);
 	n = jwt_sign(&k, 0, "{\"mode\":\"r\",\"channel\":\"test\"}", 29, tok,
@@ -788,7 +914,7 @@ test_work_size(void)
 
 	CHECK_EQ_INT(load(upstream_secret, 0), 0);
 	g = (const char *)unit_guard(tok, n, 0);
-	for (cap = 0; cap < 2 * n + 1024; cap++) {
+	for (cap = 0; cap < jwt_work_size(n, ks.max_chan); cap++) {
 		char *w = (char *)unit_guard(workbuf, cap, 2);
 
 		e = jwt_verify(g, n, JWT_MAX_LEN, &ks, NOW, w, cap, &cl);
@@ -802,6 +928,264 @@ test_work_size(void)
 		}
 	}
 	CHECK(need > 0 && need < n);
+}
+
+/* Flips one bit of the character at i (keeping it base64url). */
+static const char *
+flip(const char *tok, size_t i)
+{
+	static char out[2048];
+	size_t n = strlen(tok);
+
+	memcpy(out, tok, n + 1);
+	out[i] = out[i] == 'A' ? 'B' : 'A';
+	return out;
+}
+
+static void
+test_rfc7515(void)
+{
+	size_t sig;
+
+	/* A.2 RS256 */
+	CHECK_EQ_INT(load(RFC7515_A2_JWK, 0), 0);
+	CHECK_EQ_INT(ks.key[0].kty, JWT_KTY_RSA);
+	CHECK_EQ_INT(ks.key[0].n_len, 256);
+	CHECK_EQ_INT(verify_at(rfc7515_a2, RFC_BEFORE), JWT_E_MISSING_MODE);
+	CHECK_EQ_INT(verify_at(rfc7515_a2, NOW), JWT_E_EXPIRED);
+	sig = strlen(rfc7515_a2) - 20;
+	CHECK_EQ_INT(verify_at(flip(rfc7515_a2, sig), RFC_BEFORE),
+	    JWT_E_SIGNATURE);
+	CHECK_EQ_INT(verify_at(flip(rfc7515_a2, 30), RFC_BEFORE),
+	    JWT_E_SIGNATURE);
+	/* The same key verifies nothing of another family. */
+	CHECK_EQ_INT(verify_at(rfc7515_a3, RFC_BEFORE), JWT_E_ALG);
+	CHECK_EQ_INT(verify(upstream_token), JWT_E_ALG);
+
+	/* A.3 ES256 */
+	CHECK_EQ_INT(load(RFC7515_A3_JWK, 0), 0);
+	CHECK_EQ_INT(ks.key[0].kty, JWT_KTY_EC);
+	CHECK_EQ_INT(ks.key[0].curve, BR_EC_secp256r1);
+	CHECK_EQ_INT(verify_at(rfc7515_a3, RFC_BEFORE), JWT_E_MISSING_MODE);
+	sig = strlen(rfc7515_a3) - 5;
+	CHECK_EQ_INT(verify_at(flip(rfc7515_a3, sig), RFC_BEFORE),
+	    JWT_E_SIGNATURE);
+	CHECK_EQ_INT(verify_at(rfc7515_a2, RFC_BEFORE), JWT_E_ALG);
+	CHECK_EQ_INT(verify_at(rfc7515_a4, RFC_BEFORE), JWT_E_ALG);
+
+	/* A.4 ES512 (P-521, 66-byte coordinates, 132-byte signature) */
+	CHECK_EQ_INT(load(RFC7515_A4_JWK, 0), 0);
+	CHECK_EQ_INT(ks.key[0].curve, BR_EC_secp521r1);
+	CHECK_EQ_INT(ks.key[0].k_len, 133);
+	CHECK_EQ_INT(verify_at(rfc7515_a4, RFC_BEFORE), JWT_E_MALFORMED);
+	sig = strlen(rfc7515_a4) - 40;
+	CHECK_EQ_INT(verify_at(flip(rfc7515_a4, sig), RFC_BEFORE),
+	    JWT_E_SIGNATURE);
+	CHECK_EQ_INT(verify_at(rfc7515_a3, RFC_BEFORE), JWT_E_ALG);
+
+	/* All three in one set, with an HMAC key: each finds its own. */
+	CHECK_EQ_INT(load("{\"keys\":[" RFC7515_A4_JWK "," RFC7515_A2_JWK ","
+	    "{\"kty\":\"oct\",\"k\":\"cmVhbGx5cmVhbGx5cmVhbGx5cmVhbGx5dmVyeXNh"
+	    "ZmU\"}," RFC7515_A3_JWK "]}", 0), 0);
+	CHECK_EQ_INT(ks.n, 4);
+	CHECK_EQ_INT(verify_at(rfc7515_a2, RFC_BEFORE), JWT_E_MISSING_MODE);
+	CHECK_EQ_INT(verify_at(rfc7515_a3, RFC_BEFORE), JWT_E_MISSING_MODE);
+	CHECK_EQ_INT(verify_at(rfc7515_a4, RFC_BEFORE), JWT_E_MALFORMED);
+	CHECK_EQ_INT(verify(upstream_token), JWT_OK);
+	CHECK(jwt_keys_hmac(&ks) == &ks.key[2]);
+
+	/* RFC 8037: an Ed25519 key is refused at load, naming the key. */
+	{
+		char err[300];
+
+		jwt_keys_free(&ks);
+		CHECK_EQ_INT(jwt_keys_load(&ks, RFC8037_JWK,
+		    strlen(RFC8037_JWK), 0, err, sizeof(err)), -1);
+		CHECK(strstr(err, "JWK: OKP (EdDSA) keys are not supported")
+		    == err);
+		static const char set[] = "{\"keys\":[" RFC7515_A3_JWK
+		    ",{\"kid\":\"ed\",\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+		    "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}";
+
+		CHECK_EQ_INT(load(set, 0), -1);
+		jwt_keys_load(&ks, set, strlen(set), 0, err, sizeof(err));
+		CHECK(strstr(err, "keys[1] (kid \"ed\"): OKP") == err);
+	}
+	/* An X25519 key in a set cannot sign: skipped. */
+	CHECK_EQ_INT(load("{\"keys\":[" RFC7515_A3_JWK ",{\"kty\":\"OKP\","
+	    "\"crv\":\"X25519\",\"x\":\"AAAA\"}]}", 0), 0);
+	CHECK_EQ_INT(ks.n, 1);
+	/* EdDSA tokens are refused whatever the keys. */
+	CHECK_EQ_INT(verify(rfc8037_a4), JWT_E_ALG);
+}
+
+/*
+ * Algorithm confusion: an RSA or EC public key is never an HMAC secret,
+ * alg cannot move a key to another family or curve, and a private JWK is
+ * refused where a public one is expected.
+ */
+static void
+test_confusion(void)
+{
+	unsigned char n[256], pt[65];
+	char der[2048];
+	long nl;
+	size_t o;
+
+	/* HS256 signed with the RSA modulus bytes, the JWK text, or the point. */
+	CHECK_EQ_INT(load(RFC7515_A2_JWK, 0), 0);
+	nl = base64_decode(RFC7515_A2_N, strlen(RFC7515_A2_N), n, sizeof(n),
+	    B64_URL);
+	CHECK_EQ_INT(nl, 256);
+	CHECK_EQ_INT(verify(mk_key(H256, "{\"mode\":\"r\"}", JWT_HS256, n,
+	    (size_t)nl)), JWT_E_ALG);
+	CHECK_EQ_INT(verify(mk_key(H256, "{\"mode\":\"r\"}", JWT_HS256,
+	    RFC7515_A2_JWK, strlen(RFC7515_A2_JWK))), JWT_E_ALG);
+	CHECK_EQ_INT(verify(mk_key(H384, "{\"mode\":\"r\"}", JWT_HS384,
+	    ks.key[0].k, ks.key[0].k_len)), JWT_E_ALG);
+	CHECK_EQ_INT(load(RFC7515_A3_JWK, 0), 0);
+	memcpy(pt, ks.key[0].k, 65);
+	CHECK_EQ_INT(verify(mk_key(H256, "{\"mode\":\"r\"}", JWT_HS256, pt, 65)),
+	    JWT_E_ALG);
+	CHECK_EQ_INT(verify(mk_key(H256, "{\"mode\":\"r\"}", JWT_HS256,
+	    RFC7515_A3_JWK, strlen(RFC7515_A3_JWK))), JWT_E_ALG);
+
+	/* The A.2 signature under a PS256, RS384 or ES256 header fails. */
+	CHECK_EQ_INT(load(RFC7515_A2_JWK, 0), 0);
+	o = (size_t)snprintf(der, sizeof(der), "%s", rfc7515_a2);
+	(void)o;
+	memcpy(der, "eyJhbGciOiJQUzI1NiJ9", 20);   /* {"alg":"PS256"} */
+	CHECK_EQ_INT(verify_at(der, RFC_BEFORE), JWT_E_SIGNATURE);
+	memcpy(der, "eyJhbGciOiJSUzM4NCJ9", 20);   /* {"alg":"RS384"} */
+	CHECK_EQ_INT(verify_at(der, RFC_BEFORE), JWT_E_SIGNATURE);
+	memcpy(der, "eyJhbGciOiJFUzI1NiJ9", 20);   /* {"alg":"ES256"} */
+	CHECK_EQ_INT(verify_at(der, RFC_BEFORE), JWT_E_ALG);
+	/* An ES256 token against P-521 and P-256 keys mixed up. */
+	CHECK_EQ_INT(load(RFC7515_A4_JWK, 0), 0);
+	CHECK_EQ_INT(verify_at(rfc7515_a3, RFC_BEFORE), JWT_E_ALG);
+
+	/* A key's alg pins it, and must fit its family and curve. */
+	CHECK_EQ_INT(load("{\"kty\":\"RSA\",\"alg\":\"PS256\",\"n\":\""
+	    RFC7515_A2_N "\",\"e\":\"AQAB\"}", 0), 0);
+	CHECK_EQ_INT(ks.key[0].alg, JWT_PS256);
+	CHECK_EQ_INT(verify_at(rfc7515_a2, RFC_BEFORE), JWT_E_ALG);
+	CHECK_EQ_INT(load("{\"kty\":\"RSA\",\"alg\":\"RS256\",\"n\":\""
+	    RFC7515_A2_N "\",\"e\":\"AQAB\"}", 0), 0);
+	CHECK_EQ_INT(verify_at(rfc7515_a2, RFC_BEFORE), JWT_E_MISSING_MODE);
+	CHECK_EQ_INT(load("{\"kty\":\"RSA\",\"alg\":\"HS256\",\"n\":\""
+	    RFC7515_A2_N "\",\"e\":\"AQAB\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"kty\":\"RSA\",\"alg\":\"ES256\",\"n\":\""
+	    RFC7515_A2_N "\",\"e\":\"AQAB\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"kty\":\"EC\",\"alg\":\"ES384\",\"crv\":\"P-256\","
+	    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+	    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"kty\":\"EC\",\"alg\":\"RS256\",\"crv\":\"P-256\","
+	    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+	    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"kty\":\"oct\",\"alg\":\"ES256\",\"k\":\"c2hvcnQ\"}",
+	    0), -1);
+
+	/* Private members are refused, each one, naming the key. */
+	{
+		static const char *const priv[] = { "d", "p", "q", "dp", "dq",
+		    "qi", "oth" };
+		char j[1024], err[300];
+		size_t i;
+
+		for (i = 0; i < 7; i++) {
+			snprintf(j, sizeof(j), "{\"keys\":[{\"kty\":\"oct\","
+			    "\"k\":\"c2hvcnQ\"},{\"kty\":\"RSA\",\"kid\":\"r1\","
+			    "\"n\":\"%s\",\"e\":\"AQAB\",\"%s\":\"AQAB\"}]}",
+			    RFC7515_A2_N, priv[i]);
+			CHECK_EQ_INT(load(j, 0), -1);
+			jwt_keys_load(&ks, j, strlen(j), 0, err, sizeof(err));
+			CHECK(strstr(err, "keys[1] (kid \"r1\"): is a private "
+			    "key") == err);
+		}
+		CHECK_EQ_INT(load("{\"kty\":\"EC\",\"crv\":\"P-256\","
+		    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+		    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\","
+		    "\"d\":\"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI\"}", 0),
+		    -1);
+	}
+}
+
+/* Bad RSA and EC keys fail at load with a message; good ones load. */
+static void
+test_asym_keys(void)
+{
+	char j[2048];
+
+	/* e must be odd and at least 3; n 2048..4096 bits and odd. */
+	snprintf(j, sizeof(j), "{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"AQ\"}",
+	    RFC7515_A2_N);
+	CHECK_EQ_INT(load(j, 0), -1);
+	snprintf(j, sizeof(j), "{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"Aw\"}",
+	    RFC7515_A2_N);
+	CHECK_EQ_INT(load(j, 0), 0);
+	snprintf(j, sizeof(j), "{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"AAEAAQ\"}",
+	    RFC7515_A2_N);
+	CHECK_EQ_INT(load(j, 0), 0);   /* leading zeros dropped */
+	CHECK_EQ_INT(ks.key[0].k_len - ks.key[0].n_len, 3);
+	snprintf(j, sizeof(j), "{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"AQAA\"}",
+	    RFC7515_A2_N);
+	CHECK_EQ_INT(load(j, 0), -1);  /* even */
+	snprintf(j, sizeof(j), "{\"kty\":\"RSA\",\"n\":\"AA%s\",\"e\":\"AQAB\"}",
+	    RFC7515_A2_N);
+	CHECK_EQ_INT(load(j, 0), -1);  /* not base64url any more (length) */
+	snprintf(j, sizeof(j), "{\"kty\":\"RSA\",\"n\":\"AAAA%s\",\"e\":\"AQAB\"}",
+	    RFC7515_A2_N);
+	CHECK_EQ_INT(load(j, 0), 0);   /* leading zero bytes dropped */
+	CHECK_EQ_INT(ks.key[0].n_len, 256);
+	CHECK_EQ_INT(verify_at(rfc7515_a2, RFC_BEFORE), JWT_E_MISSING_MODE);
+	/* 2016 bits: the first 252 bytes of the A.2 modulus. */
+	snprintf(j, sizeof(j), "{\"kty\":\"RSA\",\"n\":\"%.336s\",\"e\":\"AQAB\"}",
+	    RFC7515_A2_N);
+	CHECK_EQ_INT(load(j, 0), -1);
+	CHECK_EQ_INT(load("{\"kty\":\"RSA\",\"e\":\"AQAB\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"kty\":\"RSA\",\"n\":\"" RFC7515_A2_N "\"}", 0), -1);
+
+	/* EC: curve names, coordinate sizes, the point on the curve. */
+	CHECK_EQ_INT(load("{\"kty\":\"EC\",\"crv\":\"secp256k1\","
+	    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+	    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"kty\":\"EC\",\"crv\":\"P-384\","
+	    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+	    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"kty\":\"EC\",\"crv\":\"P-256\","
+	    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+	    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a1\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"kty\":\"EC\",\"crv\":\"P-256\","
+	    "\"x\":\"AAf83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+	    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"kty\":\"EC\",\"crv\":\"P-256\","
+	    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"kty\":\"EC\","
+	    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+	    "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"kty\":\"ec\",\"crv\":\"P-256\"}", 0), -1);
+
+	/* Inside a set, encryption keys are skipped; alone they fail. */
+	CHECK_EQ_INT(load("{\"keys\":[{\"kty\":\"RSA\",\"use\":\"enc\","
+	    "\"n\":\"x\"}," RFC7515_A3_JWK "]}", 0), 0);
+	CHECK_EQ_INT(ks.n, 1);
+	CHECK_EQ_INT(load("{\"keys\":[{\"kty\":\"RSA\",\"alg\":\"RSA-OAEP\","
+	    "\"n\":\"x\"}," RFC7515_A3_JWK "]}", 0), 0);
+	CHECK_EQ_INT(ks.n, 1);
+	CHECK_EQ_INT(load("{\"kty\":\"RSA\",\"alg\":\"RSA-OAEP\",\"n\":\""
+	    RFC7515_A2_N "\",\"e\":\"AQAB\"}", 0), -1);
+	CHECK_EQ_INT(load("{\"keys\":[{\"kty\":\"RSA\",\"alg\":\"none\"}]}", 0),
+	    -1);
+	CHECK_EQ_INT(load("{\"keys\":[{\"kty\":\"RSA\",\"use\":\"enc\"}]}", 0),
+	    -1);   /* nothing left to verify with */
+	CHECK_EQ_INT(load("{\"keys\":[{\"kty\":\"XYZ\"}]}", 0), -1);
+
+	/* jwt_sign() refuses a key that is not HMAC. */
+	CHECK_EQ_INT(load(RFC7515_A3_JWK, 0), 0);
+	CHECK(jwt_keys_hmac(&ks) == NULL);
+	CHECK_EQ_INT(jwt_sign(&ks.key[0], 0, "{}", 2, j, sizeof(j)), -1);
+	CHECK_EQ_INT(jwt_sign(&ks.key[0], JWT_ES256, "{}", 2, j, sizeof(j)),
+	    -1);
 }
 
 static void
@@ -833,6 +1217,9 @@ main(void)
 	test_grant();
 	test_sign();
 	test_work_size();
+	test_rfc7515();
+	test_confusion();
+	test_asym_keys();
 	test_strerror();
 	jwt_keys_free(&ks);
 	return unit_done();

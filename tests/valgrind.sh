@@ -36,8 +36,12 @@ trap 'exit 2' INT TERM
 SRC=$(printf 'print-src:\n\t@echo $(SRC)\n' | make -s --no-print-directory -f Makefile -f - print-src)
 [ -n "$SRC" ] || { bad "could not read SRC from the Makefile"; finish; }
 mkdir -p build
-if cc -std=c11 -g -O1 -D_DEFAULT_SOURCE -DPGWS_VERSION='"valgrind"' \
-    -I/usr/include/postgresql -o build/pgws-vg $SRC -lpq -lbearssl -lm \
+# libpq as pgws-debug has it (built with pqtls.c's TLS, deps/pg-glibc).
+mkv() { printf 'p:\n\t@echo $(%s)\n' "$1" | make -s --no-print-directory -f Makefile -f - p; }
+PQ_INC=$(mkv PGG_INC)
+PQ_LIBS=$(mkv PGG_LIBS)
+if cc $PQ_INC -std=c11 -g -O1 -D_DEFAULT_SOURCE -DPGWS_VERSION='"valgrind"' \
+    -o build/pgws-vg $SRC $PQ_LIBS -lbearssl -lm \
     >"$WORK/build.log" 2>&1; then
 	ok "built build/pgws-vg from: $SRC"
 else

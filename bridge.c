@@ -1,0 +1,615 @@
+/*
+ * The bridge, in its own file so that what pgws is for reads alone: a
+ * websocket is opened from a token, its messages become NOTIFYs in the
+ * envelope SPEC section 3 describes, and notifications become frames,
+ * framed once and queued on every reader.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "bridge.h"
+#include "config.h"
+#include "db.h"
+#include "json.h"
+#include "jwt.h"
+#include "log.h"
+#include "serve.h"
+#include "ws.h"
+
+/* Kernel send buffer of a websocket (Linux doubles it for bookkeeping). */
+#define WS_SNDBUF 65536
+
+/* Appends a string literal; the compiler counts its length. */
+#define JSON_LIT(o, lit) json_raw((o), (lit), sizeof(lit) - 1)
+
+static struct {
+	struct msg *ping;       /* one empty ping frame, shared by all */
+	struct jwt_keyset keys;
+	char *jwt_work;         /* jwt_verify's scratch space */
+	size_t jwt_work_cap;
+	long long last_stamp;   /* last message_delivered_at handed out, µs */
+} br;
+
+/*
+ * Strictly increasing Unix time in microseconds: PostgreSQL folds equal
+ * payloads sent in one transaction, so no two envelopes may share one.
+ */
+static long long stamp(void)
+{
+	long long t = (long long)(srv.wall * 1e6);
+	if (t <= br.last_stamp)
+		t = br.last_stamp + 1;
+	br.last_stamp = t;
+	return t;
+}
+
+/*
+ * Builds the envelope SPEC section 3 describes into out (cap bytes) and
+ * returns its length, or -1 when it does not fit.
+ */
+static long envelope(char *out, size_t cap, const char *event,
+    const char *ch, size_t chlen, const char *payload, size_t plen,
+    const struct session *s)
+{
+	struct json_out o;
+	const char *cl = s->claims;
+	size_t cln = s->claims_len;
+
+	json_out_init(&o, out, cap);
+	JSON_LIT(&o, "{\"event\":");
+	json_string(&o, event, strlen(event));
+	JSON_LIT(&o, ",\"channel\":");
+	json_string(&o, ch, chlen);
+	JSON_LIT(&o, ",\"payload\":");
+	json_string(&o, payload, plen);
+	JSON_LIT(&o, ",\"claims\":");
+	/* The claims object verbatim, less its closing brace. */
+	while (cln && cl[cln - 1] != '}')
+		cln--;
+	if (cln)
+		cln--;
+	json_raw(&o, cl, cln);
+	{
+		size_t k = cln;
+		while (k > 1 && strchr(" \t\r\n", cl[k - 1]))
+			k--;
+		/* An empty object gets no comma. */
+		if (k > 1)
+			JSON_LIT(&o, ",");
+	}
+	JSON_LIT(&o, "\"message_delivered_at\":");
+	long long us = stamp();
+	char num[32];
+	int nl = snprintf(num, sizeof num, "%lld.%06lld", us / 1000000, us % 1000000);
+	json_raw(&o, num, (size_t)nl);
+	JSON_LIT(&o, "}}");
+	if (o.err)
+		return -1;
+	return (long)o.len;
+}
+
+/* Closes c's websocket with code and reason; c stays until the peer answers. */
+void bridge_fail(struct conn *c, int code, const char *reason)
+{
+	unsigned char p[WS_CTL_MAX];
+	size_t n = ws_close_payload(p, code, reason, reason ? strlen(reason) : 0);
+
+	if (c->state != CS_WS)
+		return;
+	log_msg(code == WS_CLOSE_NORMAL || code == WS_CLOSE_GOING_AWAY ? L_DEBUG : L_INFO,
+	    "%s: closing websocket: %d %s", c->addr, code, reason ? reason : "");
+	if (conn_frame(c, WS_OP_CLOSE, p, n) < 0)
+		return;
+	c->state = CS_CLOSING;
+	c->deadline = srv.now + (double)cfg.close_timeout;
+}
+
+static void meta_event(struct conn *c, const char *event)
+{
+	char payload[8000], env[8000];
+	size_t n = 0;
+	struct session *s = c->s;
+
+	for (uint32_t i = 0; i < s->nchan; i++) {
+		if (n + s->chan[i].len + 1 >= sizeof payload) {
+			log_msg(L_WARN, "%s: %s event not published: channel list "
+			    "too long for a NOTIFY", c->addr, event);
+			return;
+		}
+		if (i)
+			payload[n++] = ',';
+		memcpy(payload + n, s->chan[i].name, s->chan[i].len);
+		n += s->chan[i].len;
+	}
+	long e = envelope(env, sizeof env - 1, event, cfg.meta_channel,
+	    strlen(cfg.meta_channel), payload, n, s);
+	if (e < 0 || db_publish(0, (unsigned)conn_slot(c), env, (size_t)e) < 0)
+		log_msg(L_WARN, "%s: %s event not published", c->addr, event);
+}
+
+/* A complete client message: one NOTIFY per granted channel. */
+static void ws_message(struct conn *c, const unsigned char *p, size_t n)
+{
+	char env[8000];
+	struct session *s = c->s;
+
+	if (!(s->mode & JWT_MODE_W)) {
+		srv.st.msgs_in_dropped++;
+		return;
+	}
+	srv.st.msgs_in++;
+	for (uint32_t i = 0; i < s->nchan; i++) {
+		/* PostgreSQL refuses payloads of 8000 bytes or more. */
+		long e = envelope(env, sizeof env - 1, "WebsocketMessage",
+		    s->chan[i].name, s->chan[i].len, (const char *)p, n, s);
+		if (e < 0) {
+			bridge_fail(c, WS_CLOSE_TOO_BIG, "Message too long for a NOTIFY "
+			    "(the envelope must stay under 8000 bytes)");
+			return;
+		}
+		if (db_publish(conn_tag(c), (unsigned)conn_slot(c), env,
+		    (size_t)e) < 0) {
+			srv.st.publish_failed++;
+			bridge_fail(c, WS_CLOSE_TRY_AGAIN, "Database queue full, try again later");
+			return;
+		}
+	}
+}
+
+static void on_publish_failed(uint64_t tag, const char *why)
+{
+	uint32_t slot = (uint32_t)tag;
+	struct conn *c;
+
+	srv.st.publish_failed++;
+	if (tag == 0 || slot >= (uint32_t)cfg.max_connections) {
+		log_msg(L_WARN, "event not published: %s", why);
+		return;
+	}
+	c = &srv.conns[slot];
+	if (c->fd < 0 || c->state == CS_DEAD || c->gen != (uint32_t)(tag >> 32))
+		return;
+	log_msg(L_WARN, "%s: message not published: %s", c->addr, why);
+	bridge_fail(c, WS_CLOSE_INTERNAL, "Message could not be published");
+}
+
+/* A notification from the database: route, frame once, fan out. */
+static void on_notify(const char *payload, size_t len)
+{
+	/* An unescaped channel name is never longer than its payload. */
+	static char buf[8192];
+	const char *ch;
+	size_t chlen;
+	struct chan *c;
+
+	srv.st.notifies++;
+	if (!json_route_channel(payload, len, &ch, &chlen, buf, sizeof buf)) {
+		ch = cfg.listen_channel;
+		chlen = strlen(ch);
+	}
+	c = chan_find(&srv.chans, ch, chlen);
+	if (!c) {
+		srv.st.notifies_unrouted++;
+		return;
+	}
+	if (ws_utf8(WS_UTF8_OK, (const unsigned char *)payload, len) != WS_UTF8_OK) {
+		log_msg(L_WARN, "notification for %.*s is not UTF-8 text; not delivered",
+		    (int)chlen, ch);
+		return;
+	}
+	struct msg *m = msg_frame(WS_OP_TEXT, payload, len);
+	if (!m) {
+		log_msg(L_ERROR, "out of memory delivering a notification");
+		return;
+	}
+	/*
+	 * conn_send may drop reader i, which swaps the last reader into its
+	 * place; the pin keeps the channel itself alive until the loop ends.
+	 */
+	chan_pin(c);
+	for (uint32_t i = 0; i < c->n; ) {
+		uint32_t before = c->n;
+		struct conn *r = &srv.conns[c->readers[i].id];
+		if (r->state == CS_WS && conn_send(r, m) == 0)
+			srv.st.msgs_out++;
+		if (c->n == before)
+			i++;
+	}
+	chan_unpin(&srv.chans, c);
+	msg_unref(m);
+}
+
+/* Returns 1 when pgws must stop: the listener is lost for good. */
+static int on_listener(int up)
+{
+	if (up) {
+		log_msg(L_INFO, "listener connection re-established");
+		return 0;
+	}
+	if (cfg.check_interval > 0) {
+		log_msg(L_WARN, "listener connection lost; reconnecting");
+		return 0;
+	}
+	/*
+	 * Without supervision a lost listener ends pgws, for a supervisor to
+	 * restart it: the loop closes every websocket with 1011 and main
+	 * returns 1.
+	 */
+	log_msg(L_ERROR, "listener connection lost and PGWS_CHECK_LISTENER_INTERVAL "
+	    "is not set: closing every websocket and exiting");
+	return 1;
+}
+
+int bridge_db_events(void)
+{
+	struct db_event ev;
+	int stop = 0;
+
+	while (db_next(&ev))
+		switch (ev.kind) {
+		case DB_EV_NOTIFY:
+			on_notify(ev.data, ev.len);
+			break;
+		case DB_EV_LISTENER_DOWN:
+		case DB_EV_LISTENER_UP:
+			stop |= on_listener(ev.kind == DB_EV_LISTENER_UP);
+			break;
+		case DB_EV_PUBLISH_FAILED:
+			on_publish_failed(ev.tag, ev.data);
+			break;
+		}
+	return stop;
+}
+
+static void reject(struct conn *c, const struct http_req *r, int status,
+    const char *why, const char *extra)
+{
+	char body[256];
+	int n = snprintf(body, sizeof body, "%s\n", why);
+	/* Reasons are short texts of ours and of jwt.c; never cut one. */
+	if (n < 0 || (size_t)n >= sizeof body)
+		snprintf(body, sizeof body, "%s\n", http_reason(status));
+	switch (status) {
+	case 401: srv.st.rej_401++; break;
+	case 403: srv.st.rej_403++; break;
+	case 426: srv.st.rej_426++; break;
+	case 503: srv.st.rej_503++; break;
+	default: srv.st.rej_400++; break;
+	}
+	srv.st.ws_rejected++;
+	log_msg(L_INFO, "%s: websocket rejected: %d %s", c->addr, status, why);
+	c->keepalive = 0;
+	serve_text(c, r, status, body, extra);
+}
+
+/*
+ * Checks what RFC 6455 asks of an upgrade request and computes the
+ * Sec-WebSocket-Accept value into accept.  Returns 0, or -1 after
+ * rejecting the request.
+ */
+static int upgrade_headers(struct conn *c, const struct http_req *r,
+    char accept[WS_ACCEPT_LEN + 1])
+{
+	const struct http_hdr *h;
+
+	if (r->method_len != sizeof "GET" - 1 ||
+	    memcmp(r->method, "GET", sizeof "GET" - 1)) {
+		reject(c, r, 400, "WebSocket upgrade requires GET", NULL);
+		return -1;
+	}
+	if (r->minor != 1) {
+		reject(c, r, 400, "WebSocket upgrade requires HTTP/1.1", NULL);
+		return -1;
+	}
+	if (!http_header_has_token(r, "Connection", "upgrade")) {
+		reject(c, r, 400, "Missing Connection: Upgrade", NULL);
+		return -1;
+	}
+	h = http_header(r, "Sec-WebSocket-Version");
+	if (!h || h->value_len != sizeof "13" - 1 ||
+	    memcmp(h->value, "13", sizeof "13" - 1)) {
+		reject(c, r, 426, "Unsupported WebSocket version (13 only)",
+		    "Sec-WebSocket-Version: 13\r\n");
+		return -1;
+	}
+	h = http_header(r, "Sec-WebSocket-Key");
+	if (!h || ws_accept(h->value, h->value_len, accept) < 0) {
+		reject(c, r, 400, "Missing or invalid Sec-WebSocket-Key", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Finds the token (a Bearer header, else the last path segment) and the
+ * channel the path asks for, percent-decoded into asked (cap bytes):
+ * *asked_len is its length, or -2 when the path names none.  Returns 0,
+ * or -1 after rejecting the request.
+ */
+static int upgrade_token(struct conn *c, const struct http_req *r,
+    const char **tok, size_t *toklen, char *asked, size_t cap, long *asked_len)
+{
+	const struct http_hdr *h = http_header(r, "Authorization");
+	struct http_seg seg[3];
+	int nseg, bearer;
+
+	/* One trailing slash is tolerated: "/chan/" is "/chan". */
+	nseg = http_target_split(r->target, r->target_len, seg, 3);
+	if (nseg > 0 && seg[nseg - 1].n == 0)
+		nseg--;
+	if (nseg > 2)
+		nseg = -1;
+	bearer = h && h->value_len > sizeof "Bearer " - 1 &&
+	    !strncasecmp(h->value, "Bearer ", sizeof "Bearer " - 1);
+	if (bearer) {
+		*tok = h->value + sizeof "Bearer " - 1;
+		*toklen = h->value_len - (sizeof "Bearer " - 1);
+		while (*toklen && **tok == ' ')
+			(*tok)++, (*toklen)--;
+		if (nseg > 1) {
+			reject(c, r, 400, "Path must be /<channel> or / with a Bearer token", NULL);
+			return -1;
+		}
+	} else {
+		if (nseg < 1) {
+			reject(c, r, 401, "Missing token", NULL);
+			return -1;
+		}
+		*tok = seg[nseg - 1].p;
+		*toklen = seg[nseg - 1].n;
+		nseg--;         /* what is left names the channel */
+	}
+	*asked_len = nseg == 1 ?
+	    http_pct_decode(seg[0].p, seg[0].n, asked, cap) : -2;
+	if (*asked_len == -1 || *asked_len == 0 || (*asked_len > 0 &&
+	    ws_utf8(WS_UTF8_OK, (const unsigned char *)asked, (size_t)*asked_len)
+	    != WS_UTF8_OK)) {
+		reject(c, r, 400, "Invalid channel name in path", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* One allocation: session, channel table, claims and names; NULL when out
+ * of memory.  The caller owns it (freed by bridge_end). */
+static struct session *session_new(const struct jwt_claims *cl)
+{
+	size_t names = 0;
+	for (size_t i = 0; i < cl->nchan; i++)
+		names += cl->chan[i].n;
+	size_t hsz = sizeof(struct session) + cl->nchan * sizeof(((struct session *)0)->chan[0]);
+	struct session *s = malloc(hsz + cl->json_len + names);
+	if (!s)
+		return NULL;
+	char *p = (char *)s + hsz;
+	s->mode = cl->mode;
+	s->nchan = (uint32_t)cl->nchan;
+	s->claims = p;
+	s->claims_len = cl->json_len;
+	memcpy(p, cl->json, cl->json_len);
+	p += cl->json_len;
+	for (size_t i = 0; i < cl->nchan; i++) {
+		memcpy(p, cl->chan[i].p, cl->chan[i].n);
+		s->chan[i].name = p;
+		s->chan[i].len = (uint32_t)cl->chan[i].n;
+		s->chan[i].mem.ch = NULL;
+		p += cl->chan[i].n;
+	}
+	return s;
+}
+
+void bridge_upgrade(struct conn *c, const struct http_req *r)
+{
+	char accept[WS_ACCEPT_LEN + 1];
+	static char asked[8192];        /* a channel can be as long as a head */
+	long asked_len;
+	const char *tok;
+	size_t toklen;
+	struct jwt_claims cl;
+	struct session *s;
+	int e;
+
+	c->keepalive = 0;
+	if (upgrade_headers(c, r, accept) < 0 ||
+	    upgrade_token(c, r, &tok, &toklen, asked, sizeof asked, &asked_len) < 0)
+		return;
+	e = jwt_verify(tok, toklen, (size_t)cfg.max_token, &br.keys, srv.wall,
+	    br.jwt_work, br.jwt_work_cap, &cl);
+	if (e == JWT_OK)
+		e = jwt_grant(&cl, asked_len > 0 ? asked : NULL,
+		    asked_len > 0 ? (size_t)asked_len : 0);
+	if (e != JWT_OK) {
+		reject(c, r, jwt_status(e), cl.why ? cl.why : jwt_strerror(e), NULL);
+		return;
+	}
+	if (!(s = session_new(&cl))) {
+		reject(c, r, 503, "Out of memory", NULL);
+		return;
+	}
+	c->s = s;
+	srv.nws++;          /* conn_close undoes this whenever c->s is set */
+	if (s->mode & JWT_MODE_R)
+		for (uint32_t i = 0; i < s->nchan; i++)
+			if (chan_join(&srv.chans, s->chan[i].name, s->chan[i].len,
+			    conn_slot(c), &s->chan[i].mem) < 0) {
+				conn_close(c, "out of memory");
+				return;
+			}
+
+	char resp[256];
+	int n = snprintf(resp, sizeof resp,
+	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+	struct msg *m = n > 0 && (size_t)n < sizeof resp ? msg_new((size_t)n) : NULL;
+	if (!m) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	memcpy(m->data, resp, (size_t)n);
+	/*
+	 * Linux grows a socket's send buffer up to tcp_wmem[2] (4 MiB), which
+	 * a reader that stopped reading would hold on top of PGWS_MAX_PENDING.
+	 * A fixed buffer keeps the documented bound true.
+	 */
+	int sndbuf = WS_SNDBUF;
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+	c->state = CS_WS;
+	srv.st.ws_opened++;
+	ws_dec_init(&c->dec, (uint64_t)cfg.max_message, 0);
+	c->last_rx = srv.now;
+	c->next_ping = srv.now + (double)cfg.ping_interval;
+	c->exp_at = cl.has_exp ? srv.now + (cl.exp - srv.wall) : 0;
+	log_msg(L_INFO, "%s \"GET %.*s/<token>\" 101 websocket mode=%s%s channels=%u",
+	    c->addr, tok > r->target && tok <= r->target + r->target_len ?
+	    (int)(tok - r->target - 1) : (int)(r->target_len > 200 ? 200 : r->target_len),
+	    r->target, s->mode & JWT_MODE_R ? "r" : "", s->mode & JWT_MODE_W ? "w" : "",
+	    s->nchan);
+	int rc = conn_send(c, m);
+	msg_unref(m);
+	if (rc == 0 && cfg.meta_channel)
+		meta_event(c, "ConnectionOpen");
+}
+
+void bridge_input(struct conn *c, unsigned char *p, size_t len)
+{
+	struct ws_ev ev;
+
+	c->last_rx = srv.now;
+	while (c->state == CS_WS || c->state == CS_CLOSING) {
+		size_t n = ws_decode(&c->dec, p, len, &ev);
+		p += n;
+		len -= n;
+		switch (ev.type) {
+		case WS_EV_NONE:
+			return;
+		case WS_EV_DATA:
+			if (c->state != CS_WS)
+				break;
+			if (ev.fin && c->msg_len == 0) {
+				/* Whole message in one read: no copy. */
+				ws_message(c, ev.data, ev.len);
+				break;
+			}
+			if (c->msg_len + ev.len > c->msg_cap) {
+				size_t cap = c->msg_cap ? c->msg_cap : 256;
+				while (cap < c->msg_len + ev.len)
+					cap *= 2;
+				unsigned char *b = realloc(c->msg, cap);
+				if (!b) {
+					bridge_fail(c, WS_CLOSE_INTERNAL, "Out of memory");
+					break;
+				}
+				c->msg = b;
+				c->msg_cap = (uint32_t)cap;
+			}
+			memcpy(c->msg + c->msg_len, ev.data, ev.len);
+			c->msg_len += (uint32_t)ev.len;
+			if (ev.fin) {
+				ws_message(c, c->msg, c->msg_len);
+				free(c->msg);
+				c->msg = NULL;
+				c->msg_len = c->msg_cap = 0;
+			}
+			break;
+		case WS_EV_PING:
+			if (c->state == CS_WS)
+				conn_frame(c, WS_OP_PONG, ev.data, ev.len);
+			break;
+		case WS_EV_PONG:
+			break;
+		case WS_EV_CLOSE:
+			if (c->state == CS_CLOSING) {
+				conn_close(c, NULL);
+				return;
+			}
+			{
+				unsigned char pl[WS_CTL_MAX];
+				size_t pn = ws_close_payload(pl,
+				    ev.code == WS_CLOSE_NO_STATUS ? 0 : ev.code,
+				    (const char *)ev.data, ev.len);
+				if (conn_frame(c, WS_OP_CLOSE, pl, pn) < 0)
+					return;
+				c->state = CS_DRAIN;
+				c->deadline = srv.now + (double)cfg.close_timeout;
+			}
+			return;
+		case WS_EV_ERROR:
+			if (c->state == CS_WS) {
+				const char *why = ev.code == WS_CLOSE_BAD_DATA ? "Invalid UTF-8" :
+				    ev.code == WS_CLOSE_TOO_BIG ? "Message too big" :
+				    ev.code == WS_CLOSE_UNSUPPORTED ? "Binary message is not UTF-8 text" :
+				    "Protocol error";
+				bridge_fail(c, ev.code, why);
+			}
+			if (c->state != CS_DEAD) {
+				c->state = CS_DRAIN;
+				c->deadline = srv.now + (double)cfg.close_timeout;
+			}
+			return;
+		}
+		if (len == 0)
+			return;
+	}
+}
+
+void bridge_end(struct conn *c)
+{
+	struct session *s = c->s;
+
+	srv.nws--;
+	if (cfg.meta_channel)
+		meta_event(c, "ConnectionClose");
+	for (uint32_t i = 0; i < s->nchan; i++)
+		chan_leave(&srv.chans, &s->chan[i].mem);
+	free(s);
+	c->s = NULL;
+}
+
+void bridge_timers(struct conn *c)
+{
+	if (c->exp_at && srv.now >= c->exp_at) {
+		c->exp_at = 0;
+		bridge_fail(c, WS_CLOSE_JWT_EXPIRED, "JWT expired");
+		return;
+	}
+	if (srv.now - c->last_rx >= 2.0 * (double)cfg.ping_interval) {
+		srv.st.timeouts++;
+		log_msg(L_INFO, "%s: no answer for %ld s; dropped", c->addr,
+		    2 * cfg.ping_interval);
+		conn_close(c, NULL);
+		return;
+	}
+	if (srv.now >= c->next_ping) {
+		c->next_ping = srv.now + (double)cfg.ping_interval;
+		conn_send(c, br.ping);
+	}
+}
+
+int bridge_init(char *err, size_t errcap)
+{
+	int kr = jwt_keys_load(&br.keys, cfg.jwt_secret, cfg.jwt_secret_len,
+	    (int)cfg.jwt_base64, err, errcap);
+	if (kr < 0)
+		return -1;
+	if (kr > 0)
+		log_msg(L_WARN, "PGWS_JWT_SECRET: %s", err);
+	br.jwt_work_cap = jwt_work_size((size_t)cfg.max_token, br.keys.max_chan);
+	br.jwt_work = malloc(br.jwt_work_cap);
+	br.ping = msg_frame(WS_OP_PING, NULL, 0);
+	if (!br.jwt_work || !br.ping) {
+		snprintf(err, errcap, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void bridge_fini(void)
+{
+	jwt_keys_free(&br.keys);
+	free(br.jwt_work);
+	if (br.ping)
+		msg_unref(br.ping);
+}

@@ -1,0 +1,44 @@
+/*
+ * The bridge between websockets and the database: the upgrade (token
+ * checked, session built, channels joined), websocket input turned into
+ * NOTIFYs, notifications fanned out to readers, meta events, and the
+ * timers of an open websocket.
+ */
+#ifndef PGWS_BRIDGE_H
+#define PGWS_BRIDGE_H
+
+#include <stddef.h>
+
+#include "conn.h"
+#include "http.h"
+
+/* Loads the JWT keys from cfg and allocates what the bridge needs; 0, or
+ * -1 with a message in err (errcap bytes). */
+int bridge_init(char *err, size_t errcap);
+/* Frees what bridge_init allocated. */
+void bridge_fini(void);
+
+/* Answers an upgrade request on c: 101 and a websocket, or a rejection. */
+void bridge_upgrade(struct conn *c, const struct http_req *r);
+
+/* Decodes websocket bytes p[0..len) read on c (unmasked in place). */
+void bridge_input(struct conn *c, unsigned char *p, size_t len);
+
+/* Sends a close frame with code and reason; c waits for the peer's. */
+void bridge_fail(struct conn *c, int code, const char *reason);
+
+/* Ends c's session (from conn_close): leaves its channels, sends the
+ * ConnectionClose meta event, frees it. */
+void bridge_end(struct conn *c);
+
+/* Runs an open websocket's due timers: token expiry, silence, ping. */
+void bridge_timers(struct conn *c);
+
+/*
+ * Handles every event the database queued (db_next), in order.  Returns 1
+ * when pgws must stop because the listener is lost and not supervised
+ * (the caller closes websockets with 1011 and exits 1), else 0.
+ */
+int bridge_db_events(void);
+
+#endif

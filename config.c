@@ -1,0 +1,299 @@
+/*
+ * Configuration, in its own file so that the server and the subcommands
+ * share one table of variables and one reader of @path values: `pgws
+ * token` must sign with exactly the secret bytes the server verifies with.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "log.h"
+
+#ifndef PGWS_VERSION
+#define PGWS_VERSION "dev"
+#endif
+
+struct config cfg;
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("pgws: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+enum { V_STR, V_URI, V_SECRET, V_BOOL, V_INT, V_LEVEL };
+
+/* PGWS_PUBLISH_QUEUE_BYTES' ceiling: 16 GiB where a long holds it; on
+ * 32-bit targets (armv7) the largest long, 2 GiB - 1. */
+#if LONG_MAX >= 17179869184
+#define PUBLISH_BYTES_MAX 17179869184L
+#else
+#define PUBLISH_BYTES_MAX LONG_MAX
+#endif
+
+struct var {
+	const char *name;
+	const char *def;        /* NULL: unset by default */
+	int kind;
+	void *dst;
+	long min, max;
+	const char *help;
+};
+
+static const struct var vars[] = {
+	{ "PGWS_DB_URI", NULL, V_URI, &cfg.db_uri, 0, 0,
+	  "libpq connection string or URI (required); @path reads it from a file" },
+	{ "PGWS_JWT_SECRET", NULL, V_SECRET, &cfg.jwt_secret, 0, 0,
+	  "HMAC secret, JWK or JWK set (required); @path reads it from a file" },
+	{ "PGWS_JWT_SECRET_BASE64", "false", V_BOOL, &cfg.jwt_base64, 0, 1,
+	  "true: the secret is base64 or base64url text, decoded first" },
+	{ "PGWS_HOST", "*4", V_STR, &cfg.host, 0, 0,
+	  "*4 any IPv4, *6 any IPv6, * both, else an address or host name" },
+	{ "PGWS_PORT", "3000", V_INT, &cfg.port, 0, 65535,
+	  "TCP port (0: any free port)" },
+	{ "PGWS_LISTEN_CHANNEL", "postgres-websockets-listener", V_STR,
+	  &cfg.listen_channel, 0, 0,
+	  "the database channel pgws LISTENs on and NOTIFYs to" },
+	{ "PGWS_META_CHANNEL", NULL, V_STR, &cfg.meta_channel, 0, 0,
+	  "when set, ConnectionOpen/ConnectionClose events go to this channel" },
+	{ "PGWS_ROOT_PATH", NULL, V_STR, &cfg.root_path, 0, 0,
+	  "directory of static files served over HTTP; unset: none" },
+	{ "PGWS_POOL_SIZE", "10", V_INT, &cfg.pool_size, 1, 1000,
+	  "database connections that send NOTIFYs" },
+	{ "PGWS_RETRIES", "5", V_INT, &cfg.retries, 1, 1000,
+	  "database connection attempts at start-up (back-off 1 s .. 32 s)" },
+	{ "PGWS_CHECK_LISTENER_INTERVAL", "0", V_INT, &cfg.check_interval, 0,
+	  86400000, "ms; >0: supervise and re-establish the listener; 0: exit 1 when it dies" },
+	{ "PGWS_CERTIFICATE_FILE", NULL, V_STR, &cfg.cert_file, 0, 0,
+	  "PEM certificate chain (with PGWS_KEY_FILE: serve TLS)" },
+	{ "PGWS_KEY_FILE", NULL, V_STR, &cfg.key_file, 0, 0,
+	  "PEM private key, RSA or EC" },
+	{ "PGWS_MAX_CONNECTIONS", "10000", V_INT, &cfg.max_connections, 1,
+	  1000000, "most client connections at once; more are refused" },
+	{ "PGWS_MAX_HEADER_SIZE", "8192", V_INT, &cfg.max_header, 256,
+	  1048576, "bytes of an HTTP request head (431 beyond)" },
+	{ "PGWS_MAX_MESSAGE_SIZE", "65536", V_INT, &cfg.max_message, 1,
+	  16777216, "bytes of one websocket message (close 1009 beyond)" },
+	{ "PGWS_MAX_PENDING", "1048576", V_INT, &cfg.max_pending, 1024,
+	  1073741824, "bytes queued for one slow client before it is dropped" },
+	{ "PGWS_MAX_TOKEN_SIZE", "8192", V_INT, &cfg.max_token, 64, 65536,
+	  "bytes of a JWT (401 beyond)" },
+	{ "PGWS_HANDSHAKE_TIMEOUT", "10", V_INT, &cfg.handshake_timeout, 1,
+	  3600, "seconds to send a complete request; also HTTP keep-alive idle time" },
+	{ "PGWS_PING_INTERVAL", "30", V_INT, &cfg.ping_interval, 1, 86400,
+	  "seconds between pings; a peer silent for two intervals is dropped" },
+	{ "PGWS_CLOSE_TIMEOUT", "5", V_INT, &cfg.close_timeout, 1, 3600,
+	  "seconds to wait for the peer's close frame after ours" },
+	{ "PGWS_PUBLISH_QUEUE", "10000", V_INT, &cfg.publish_queue, 1,
+	  10000000, "messages waiting per pool connection before senders get 1013" },
+	{ "PGWS_PUBLISH_QUEUE_BYTES", "67108864", V_INT, &cfg.publish_bytes,
+	  65536, PUBLISH_BYTES_MAX, "payload bytes waiting across the pool before senders get 1013" },
+	{ "PGWS_PUBLISH_BATCH", "256", V_INT, &cfg.publish_batch, 1, 10000,
+	  "most NOTIFYs sent in one round trip" },
+	{ "PGWS_EVENT_BACKEND", EV_DEFAULT, V_STR, &cfg.backend, 0, 0,
+	  "epoll (Linux) or poll: how the loop waits for sockets" },
+	{ "PGWS_LOG_LEVEL", "info", V_LEVEL, &cfg.log_level, 0, 0,
+	  "error, warn, info or debug" },
+};
+
+/*
+ * Reads a whole small file for an @path value; the caller frees it.
+ * Configuration files are read once at start-up, so this may block.
+ */
+static char *slurp(const char *var, const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!f)
+		die("%s: cannot read %s: %s", var, path, strerror(errno));
+	for (;;) {
+		if (cap - n < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > (1u << 24))
+				die("%s: %s is too large", var, path);
+			buf = realloc(buf, cap);
+			if (!buf)
+				die("out of memory");
+		}
+		size_t r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f))
+		die("%s: cannot read %s", var, path);
+	fclose(f);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+static int str_ieq(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if ((*a | 0x20) != (*b | 0x20))
+			return 0;
+	return *a == *b;
+}
+
+/* Sets one variable's destination from the environment or its default. */
+static void load_var(const struct var *v)
+{
+	const char *s = getenv(v->name);
+	char *val, *end;
+	size_t len;
+
+	if (s && !*s && v->kind != V_STR)
+		s = NULL;       /* an empty variable counts as unset */
+	if (!s)
+		s = v->def;
+	if (!s) {
+		*(char **)v->dst = NULL;
+		return;
+	}
+	switch (v->kind) {
+	case V_STR:
+		*(char **)v->dst = strdup(s);
+		break;
+	case V_URI:
+	case V_SECRET:
+		val = config_value(v->name, s, &len);
+		if (v->kind == V_URI) {
+			/* Surrounding whitespace trimmed. */
+			size_t a = 0;
+			while (a < len && strchr(" \t\r\n", val[a]))
+				a++;
+			while (len > a && strchr(" \t\r\n", val[len - 1]))
+				len--;
+			memmove(val, val + a, len - a);
+			len -= a;
+			val[len] = 0;
+		}
+		if (!len)
+			die("%s is empty", v->name);
+		*(char **)v->dst = val;
+		if (v->dst == &cfg.jwt_secret)
+			cfg.jwt_secret_len = len;
+		break;
+	case V_BOOL:
+		if (str_ieq(s, "true") || !strcmp(s, "1"))
+			*(long *)v->dst = 1;
+		else if (str_ieq(s, "false") || !strcmp(s, "0"))
+			*(long *)v->dst = 0;
+		else
+			die("%s: '%s' is not true or false", v->name, s);
+		break;
+	case V_INT:
+		errno = 0;
+		long n = strtol(s, &end, 10);
+		if (errno || end == s || *end || n < v->min || n > v->max)
+			die("%s: '%s' is not a whole number from %ld to %ld",
+			    v->name, s, v->min, v->max);
+		*(long *)v->dst = n;
+		break;
+	case V_LEVEL:
+		if (log_level_parse(s) < 0)
+			die("%s: '%s' is not error, warn, info or debug",
+			    v->name, s);
+		log_set_level((enum log_level)log_level_parse(s));
+		*(char **)v->dst = strdup(s);
+		break;
+	}
+}
+
+void config_load(void)
+{
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		load_var(&vars[i]);
+	if (!cfg.db_uri)
+		die("PGWS_DB_URI is required (a libpq connection string or URI)");
+	if (!cfg.jwt_secret)
+		die("PGWS_JWT_SECRET is required");
+	if (!!cfg.cert_file != !!cfg.key_file)
+		die("%s is set but %s is not: TLS needs both",
+		    cfg.cert_file ? "PGWS_CERTIFICATE_FILE" : "PGWS_KEY_FILE",
+		    cfg.cert_file ? "PGWS_KEY_FILE" : "PGWS_CERTIFICATE_FILE");
+	if (!*cfg.listen_channel)
+		die("PGWS_LISTEN_CHANNEL is empty");
+	if (strcmp(cfg.backend, "poll") && strcmp(cfg.backend, EV_DEFAULT))
+		die("PGWS_EVENT_BACKEND: '%s' is not %s", cfg.backend,
+		    strcmp(EV_DEFAULT, "poll") ? "epoll or poll" : "poll");
+	if (cfg.meta_channel && !*cfg.meta_channel)
+		cfg.meta_channel = NULL;
+	if (cfg.root_path) {
+		struct stat st;
+		if (stat(cfg.root_path, &st) || !S_ISDIR(st.st_mode))
+			die("PGWS_ROOT_PATH: %s is not a directory", cfg.root_path);
+		char *r = realpath(cfg.root_path, NULL);
+		if (!r)
+			die("PGWS_ROOT_PATH: %s: %s", cfg.root_path, strerror(errno));
+		free(cfg.root_path);
+		cfg.root_path = r;
+	}
+}
+
+
+void config_load_secret(void)
+{
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		if (vars[i].dst == &cfg.jwt_secret || vars[i].dst == &cfg.jwt_base64)
+			load_var(&vars[i]);
+	if (!cfg.jwt_secret)
+		die("PGWS_JWT_SECRET is required");
+}
+
+char *config_value(const char *var, const char *s, size_t *len)
+{
+	char *val;
+
+	if (s[0] != '@') {
+		*len = strlen(s);
+		val = strdup(s);
+		if (!val)
+			die("out of memory");
+		return val;
+	}
+	val = slurp(var, s + 1, len);
+	/* One trailing newline dropped, and a CR before it. */
+	if (*len && val[*len - 1] == '\n') {
+		(*len)--;
+		if (*len && val[*len - 1] == '\r')
+			(*len)--;
+		val[*len] = 0;
+	}
+	return val;
+}
+
+void config_usage(FILE *f)
+{
+	fprintf(f,
+	    "pgws %s: PostgreSQL LISTEN/NOTIFY to WebSockets, authorised by JWTs\n"
+	    "\n"
+	    "usage: pgws                 serve (configured by the environment)\n"
+	    "       pgws token [--mode r|w|rw] [--channel C]... [--exp SECONDS]\n"
+	    "                  [--claim KEY=VALUE]... [--alg HS256|HS384|HS512]\n"
+	    "                            print a token signed with PGWS_JWT_SECRET\n"
+	    "       pgws client [--count N] [--timeout S] [--header 'Name: value']...\n"
+	    "                  [--cacert FILE] URL\n"
+	    "                            websocket client: stdin lines out, messages in\n"
+	    "       pgws --help | --version\n"
+	    "\n"
+	    "Clients connect to ws://HOST:PORT/<channel>/<jwt> or /<jwt>.\n"
+	    "\n"
+	    "environment (default in brackets):\n", PGWS_VERSION);
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		fprintf(f, "  %-30s [%s]\n      %s\n", vars[i].name,
+		    vars[i].def ? vars[i].def : "unset", vars[i].help);
+}

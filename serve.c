@@ -1,0 +1,329 @@
+/*
+ * HTTP serving, in its own file so that the plain HTTP side reads alone:
+ * the request loop of a connection, /health, /metrics and static files.
+ * Responses are formatted into buffers sized for them, so a long answer
+ * never truncates or over-reads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "serve.h"
+
+/* Compares a slice with a string literal; the compiler counts its length. */
+#define SLICE_IS(p, n, lit) ((n) == sizeof(lit) - 1 && !memcmp((p), (lit), sizeof(lit) - 1))
+
+/*
+ * printf into a new buffer of the right size; returns it (the caller
+ * frees it) with its length in *len, or NULL when out of memory or the
+ * format fails.
+ */
+static char *aprintf(size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static char *aprintf(size_t *len, const char *fmt, ...)
+{
+	va_list ap, ap2;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !(p = malloc((size_t)n + 1))) {
+		va_end(ap2);
+		return NULL;
+	}
+	if (vsnprintf(p, (size_t)n + 1, fmt, ap2) != n) {
+		va_end(ap2);
+		free(p);
+		return NULL;
+	}
+	va_end(ap2);
+	*len = (size_t)n;
+	return p;
+}
+
+/*
+ * Queues a complete response.  body may be NULL; head_only sends the
+ * headers of a GET response to a HEAD request.
+ */
+void serve_respond(struct conn *c, const struct http_req *r, int status,
+    const char *ctype, const char *extra, const char *body, size_t blen,
+    int head_only)
+{
+	size_t h;
+	char *hdr = aprintf(&h,
+	    "HTTP/1.1 %d %s\r\nServer: pgws\r\nContent-Length: %zu\r\n"
+	    "%s%s%s%s%s\r\n", status, http_reason(status), blen,
+	    ctype ? "Content-Type: " : "", ctype ? ctype : "",
+	    ctype ? "\r\n" : "", extra ? extra : "",
+	    c->keepalive ? "" : "Connection: close\r\n");
+	size_t bl = head_only || !body ? 0 : blen;
+	struct msg *m = hdr ? msg_new(h + bl) : NULL;
+	if (!m) {
+		free(hdr);
+		conn_close(c, "out of memory");
+		return;
+	}
+	memcpy(m->data, hdr, h);
+	free(hdr);
+	if (bl)
+		memcpy(m->data + h, body, bl);
+	srv.st.http_requests++;
+	if (r) {
+		/*
+		 * A websocket path may end in a token: log only what precedes
+		 * its last segment, so tokens never reach the log.
+		 */
+		size_t tl = r->target_len > 200 ? 200 : r->target_len;
+		const char *redacted = "";
+		if (http_header(r, "Upgrade")) {
+			while (tl && r->target[tl - 1] != '/')
+				tl--;
+			redacted = "<token>";
+		}
+		log_msg(L_INFO, "%s \"%.*s %.*s%s\" %d %zu %.3fms", c->addr,
+		    (int)r->method_len, r->method, (int)tl, r->target, redacted,
+		    status, SLICE_IS(r->method, r->method_len, "HEAD") ?
+		    (size_t)0 : blen, (srv.now - c->t0) * 1000);
+	}
+	if (c->state == CS_HTTP && !c->keepalive) {
+		c->state = CS_DRAIN;
+		c->deadline = srv.now + (double)cfg.close_timeout;
+	}
+	conn_send(c, m);       /* on failure c is closed: nothing to undo */
+	msg_unref(m);
+}
+
+void serve_text(struct conn *c, const struct http_req *r, int status,
+    const char *text, const char *extra)
+{
+	serve_respond(c, r, status, "text/plain; charset=utf-8", extra, text,
+	    strlen(text), 0);
+}
+
+static void serve_health(struct conn *c, const struct http_req *r, int head)
+{
+	size_t n;
+	int up = db_listener_up();
+	char *body = aprintf(&n,
+	    "{\"listener\":\"%s\",\"websockets\":%d,\"connections\":%d}\n",
+	    up ? "up" : "down", srv.nws, srv.nactive);
+	if (!body) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	serve_respond(c, r, up ? 200 : 503, "application/json", NULL, body,
+	    n, head);
+	free(body);
+}
+
+static void serve_metrics(struct conn *c, const struct http_req *r, int head)
+{
+	struct db_stats d;
+	size_t n;
+	db_get_stats(&d);
+	char *body = aprintf(&n,
+	    "# TYPE pgws_websockets gauge\npgws_websockets %d\n"
+	    "# TYPE pgws_connections gauge\npgws_connections %d\n"
+	    "# TYPE pgws_channels gauge\npgws_channels %u\n"
+	    "# TYPE pgws_connections_accepted_total counter\n"
+	    "pgws_connections_accepted_total %llu\n"
+	    "# TYPE pgws_connections_refused_total counter\n"
+	    "pgws_connections_refused_total %llu\n"
+	    "# TYPE pgws_websockets_opened_total counter\n"
+	    "pgws_websockets_opened_total %llu\n"
+	    "# TYPE pgws_upgrades_rejected_total counter\n"
+	    "pgws_upgrades_rejected_total{status=\"400\"} %llu\n"
+	    "pgws_upgrades_rejected_total{status=\"401\"} %llu\n"
+	    "pgws_upgrades_rejected_total{status=\"403\"} %llu\n"
+	    "pgws_upgrades_rejected_total{status=\"426\"} %llu\n"
+	    "pgws_upgrades_rejected_total{status=\"503\"} %llu\n"
+	    "# TYPE pgws_http_requests_total counter\npgws_http_requests_total %llu\n"
+	    "# TYPE pgws_messages_received_total counter\n"
+	    "pgws_messages_received_total %llu\n"
+	    "# TYPE pgws_messages_discarded_total counter\n"
+	    "pgws_messages_discarded_total %llu\n"
+	    "# TYPE pgws_messages_delivered_total counter\n"
+	    "pgws_messages_delivered_total %llu\n"
+	    "# TYPE pgws_notifications_received_total counter\n"
+	    "pgws_notifications_received_total %llu\n"
+	    "# TYPE pgws_notifications_unrouted_total counter\n"
+	    "pgws_notifications_unrouted_total %llu\n"
+	    "# TYPE pgws_notifications_sent_total counter\n"
+	    "pgws_notifications_sent_total %llu\n"
+	    "# TYPE pgws_notifications_failed_total counter\n"
+	    "pgws_notifications_failed_total %llu\n"
+	    "# TYPE pgws_publish_queue gauge\npgws_publish_queue %zu\n"
+	    "# TYPE pgws_slow_clients_dropped_total counter\n"
+	    "pgws_slow_clients_dropped_total %llu\n"
+	    "# TYPE pgws_timeouts_total counter\npgws_timeouts_total %llu\n"
+	    "# TYPE pgws_listener_reconnects_total counter\n"
+	    "pgws_listener_reconnects_total %llu\n"
+	    "# TYPE pgws_listener_up gauge\npgws_listener_up %d\n"
+	    "# TYPE pgws_notification_queue_usage gauge\n"
+	    "pgws_notification_queue_usage %g\n",
+	    srv.nws, srv.nactive, srv.chans.n, srv.st.accepted, srv.st.refused_full, srv.st.ws_opened,
+	    srv.st.rej_400, srv.st.rej_401, srv.st.rej_403, srv.st.rej_426,
+	    srv.st.rej_503, srv.st.http_requests,
+	    srv.st.msgs_in, srv.st.msgs_in_dropped, srv.st.msgs_out, srv.st.notifies,
+	    srv.st.notifies_unrouted, d.published, d.publish_failed + srv.st.publish_failed,
+	    d.queued, srv.st.slow_dropped, srv.st.timeouts, d.listener_reconnects,
+	    db_listener_up(), d.queue_usage);
+	if (!body) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	serve_respond(c, r, 200, "text/plain; version=0.0.4", NULL, body, n,
+	    head);
+	free(body);
+}
+
+static void serve_file(struct conn *c, const struct http_req *r, int head)
+{
+	char rel[PATH_MAX], full[PATH_MAX];
+	struct stat sb;
+	int fd;
+
+	if (!cfg.root_path) {
+		serve_text(c, r, 404, "Not Found\n", NULL);
+		return;
+	}
+	if (http_path_resolve(r->target, r->target_len, rel, sizeof rel) < 0) {
+		serve_text(c, r, 404, "Not Found\n", NULL);
+		return;
+	}
+	int n = snprintf(full, sizeof full, "%s/%s", cfg.root_path, rel);
+	if (n < 0 || (size_t)n >= sizeof full - 16) {
+		serve_text(c, r, 404, "Not Found\n", NULL);
+		return;
+	}
+	if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		if (n && full[n - 1] != '/')
+			full[n++] = '/';
+		strcpy(full + n, "index.html");
+	}
+	/*
+	 * The lexical check keeps ".." out; realpath() then catches symbolic
+	 * links that lead outside the root.
+	 */
+	char *real = realpath(full, NULL);
+	size_t rl = strlen(cfg.root_path);
+	if (!real || strncmp(real, cfg.root_path, rl) ||
+	    (real[rl] != '/' && real[rl] != 0) ||
+	    (fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+		free(real);
+		serve_text(c, r, 404, "Not Found\n", NULL);
+		return;
+	}
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		free(real);
+		serve_text(c, r, 404, "Not Found\n", NULL);
+		return;
+	}
+	const char *mime = http_mime(real, strlen(real));
+	free(real);
+	serve_respond(c, r, 200, mime, NULL, NULL, (size_t)sb.st_size, 1);
+	if (c->state == CS_DEAD || head || sb.st_size == 0) {
+		close(fd);
+		return;
+	}
+	c->file_fd = fd;
+	c->file_off = 0;
+	c->file_end = sb.st_size;
+	c->state = CS_FILE;
+}
+
+/* Parses and answers the request heads buffered in c->in. */
+void serve_input(struct conn *c)
+{
+	struct http_req r;
+
+	while (c->state == CS_HTTP && c->in_len) {
+		int n = http_parse(c->in, c->in_len, &r);
+		if (n == -2) {
+			if (c->in_len >= (uint32_t)cfg.max_header) {
+				c->keepalive = 0;
+				serve_text(c, NULL, 431,
+				    "Request Header Fields Too Large\n", NULL);
+				c->in_len = 0;
+			}
+			return;
+		}
+		if (n == -3) {
+			c->keepalive = 0;
+			serve_text(c, NULL, 431, "Too many header fields\n", NULL);
+			c->in_len = 0;
+			return;
+		}
+		if (n < 0) {
+			c->keepalive = 0;
+			serve_text(c, NULL, 400, "Bad Request\n", NULL);
+			c->in_len = 0;
+			return;
+		}
+		if ((uint32_t)n > (uint32_t)cfg.max_header) {
+			c->keepalive = 0;
+			serve_text(c, NULL, 431, "Request Header Fields Too Large\n", NULL);
+			c->in_len = 0;
+			return;
+		}
+		c->keepalive = r.minor == 1 ?
+		    !http_header_has_token(&r, "Connection", "close") :
+		    http_header_has_token(&r, "Connection", "keep-alive");
+		/* No request bodies here; never try to read past one. */
+		const struct http_hdr *cl = http_header(&r, "Content-Length");
+		if (http_header(&r, "Transfer-Encoding") ||
+		    (cl && !(cl->value_len == 1 && cl->value[0] == '0')))
+			c->keepalive = 0;
+
+		int is_get = SLICE_IS(r.method, r.method_len, "GET");
+		int is_head = SLICE_IS(r.method, r.method_len, "HEAD");
+		if (http_header_has_token(&r, "Upgrade", "websocket")) {
+			bridge_upgrade(c, &r);
+		} else if (!is_get && !is_head) {
+			c->keepalive = 0;
+			serve_text(c, &r, 405, "Method Not Allowed\n",
+			    "Allow: GET, HEAD\r\n");
+		} else if (SLICE_IS(r.target, r.target_len, "/health")) {
+			serve_health(c, &r, is_head);
+		} else if (SLICE_IS(r.target, r.target_len, "/metrics")) {
+			serve_metrics(c, &r, is_head);
+		} else {
+			serve_file(c, &r, is_head);
+		}
+		/* Keep what follows the head: pipelined requests or frames. */
+		memmove(c->in, c->in + n, c->in_len - (uint32_t)n);
+		c->in_len -= (uint32_t)n;
+		if (c->state == CS_WS && c->in_len) {
+			/* Frames sent right behind the upgrade: fed from the
+			 * request buffer itself, which c no longer owns. */
+			unsigned char *in = (unsigned char *)c->in;
+			uint32_t k = c->in_len;
+			c->in = NULL;
+			c->in_len = 0;
+			bridge_input(c, in, k);
+			free(in);
+			return;
+		}
+		c->t0 = srv.now;
+		c->deadline = srv.now + (double)cfg.handshake_timeout;
+	}
+	if (c->in_len == 0 && c->in) {
+		free(c->in);
+		c->in = NULL;
+	}
+}
+
