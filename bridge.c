@@ -205,6 +205,7 @@ static void on_notify(const char *payload, size_t len)
 		log_msg(L_ERROR, "out of memory delivering a notification");
 		return;
 	}
+	m->t_arr = srv.now;     /* read from the listener this turn */
 	/*
 	 * conn_send may drop reader i, which swaps the last reader into its
 	 * place; the pin keeps the channel itself alive until the loop ends.

@@ -22,6 +22,7 @@
 #include "db.h"
 #include "http.h"
 #include "jwt.h"
+#include "log.h"
 #include "tls.h"
 
 #define CHECK_TIMEOUT 5         /* seconds for --url, unless --timeout */

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "chan.h"
+#include "metrics.h"
 #include "ws.h"
 
 /*
@@ -24,6 +25,8 @@
 struct msg {
 	uint32_t refs;
 	uint32_t len;
+	double t_arr;           /* a notification: when it arrived (srv.now),
+	                           timed into srv.delivery per reader; else 0 */
 	unsigned char data[];
 };
 
@@ -110,6 +113,7 @@ struct server {
 	double wall;            /* CLOCK_REALTIME seconds, once per turn */
 	struct chan_index chans;
 	struct stats st;
+	struct hist delivery;   /* notification arrival to last byte written */
 };
 
 extern struct server srv;

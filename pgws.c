@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "bridge.h"
+#include "check.h"
 #include "client.h"
 #include "config.h"
 #include "db.h"
@@ -184,6 +185,8 @@ int main(int argc, char **argv)
 			return cmd_token(argc, argv);
 		if (!strcmp(argv[1], "client"))
 			return client_main(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "check"))
+			return check_main(argc - 1, argv + 1);
 		fprintf(stderr, "pgws: unknown argument '%s'\n", argv[1]);
 		config_usage(stderr);
 		return 2;

@@ -129,65 +129,100 @@ static void serve_health(struct conn *c, const struct http_req *r, int head)
 	free(body);
 }
 
+/* One family with one unlabelled sample. */
+static void metric(struct mbuf *b, const char *name, const char *type,
+    const char *help, unsigned long long v)
+{
+	m_family(b, name, type, help);
+	m_u64(b, name, NULL, v);
+}
+
 static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 {
 	struct db_stats d;
-	size_t n;
+	struct mbuf b = { 0 };
+	unsigned long long queued = 0;
+
 	db_get_stats(&d);
-	char *body = aprintf(&n,
-	    "# TYPE pgws_websockets gauge\npgws_websockets %d\n"
-	    "# TYPE pgws_connections gauge\npgws_connections %d\n"
-	    "# TYPE pgws_channels gauge\npgws_channels %u\n"
-	    "# TYPE pgws_connections_accepted_total counter\n"
-	    "pgws_connections_accepted_total %llu\n"
-	    "# TYPE pgws_connections_refused_total counter\n"
-	    "pgws_connections_refused_total %llu\n"
-	    "# TYPE pgws_websockets_opened_total counter\n"
-	    "pgws_websockets_opened_total %llu\n"
-	    "# TYPE pgws_upgrades_rejected_total counter\n"
-	    "pgws_upgrades_rejected_total{status=\"400\"} %llu\n"
-	    "pgws_upgrades_rejected_total{status=\"401\"} %llu\n"
-	    "pgws_upgrades_rejected_total{status=\"403\"} %llu\n"
-	    "pgws_upgrades_rejected_total{status=\"426\"} %llu\n"
-	    "pgws_upgrades_rejected_total{status=\"503\"} %llu\n"
-	    "# TYPE pgws_http_requests_total counter\npgws_http_requests_total %llu\n"
-	    "# TYPE pgws_messages_received_total counter\n"
-	    "pgws_messages_received_total %llu\n"
-	    "# TYPE pgws_messages_discarded_total counter\n"
-	    "pgws_messages_discarded_total %llu\n"
-	    "# TYPE pgws_messages_delivered_total counter\n"
-	    "pgws_messages_delivered_total %llu\n"
-	    "# TYPE pgws_notifications_received_total counter\n"
-	    "pgws_notifications_received_total %llu\n"
-	    "# TYPE pgws_notifications_unrouted_total counter\n"
-	    "pgws_notifications_unrouted_total %llu\n"
-	    "# TYPE pgws_notifications_sent_total counter\n"
-	    "pgws_notifications_sent_total %llu\n"
-	    "# TYPE pgws_notifications_failed_total counter\n"
-	    "pgws_notifications_failed_total %llu\n"
-	    "# TYPE pgws_publish_queue gauge\npgws_publish_queue %zu\n"
-	    "# TYPE pgws_slow_clients_dropped_total counter\n"
-	    "pgws_slow_clients_dropped_total %llu\n"
-	    "# TYPE pgws_timeouts_total counter\npgws_timeouts_total %llu\n"
-	    "# TYPE pgws_listener_reconnects_total counter\n"
-	    "pgws_listener_reconnects_total %llu\n"
-	    "# TYPE pgws_listener_up gauge\npgws_listener_up %d\n"
-	    "# TYPE pgws_notification_queue_usage gauge\n"
-	    "pgws_notification_queue_usage %g\n",
-	    srv.nws, srv.nactive, srv.chans.n, srv.st.accepted, srv.st.refused_full, srv.st.ws_opened,
-	    srv.st.rej_400, srv.st.rej_401, srv.st.rej_403, srv.st.rej_426,
-	    srv.st.rej_503, srv.st.http_requests,
-	    srv.st.msgs_in, srv.st.msgs_in_dropped, srv.st.msgs_out, srv.st.notifies,
-	    srv.st.notifies_unrouted, d.published, d.publish_failed + srv.st.publish_failed,
-	    d.queued, srv.st.slow_dropped, srv.st.timeouts, d.listener_reconnects,
-	    db_listener_up(), d.queue_usage);
-	if (!body) {
+	for (int i = 0; i < srv.hiwater; i++)
+		if (srv.conns[i].fd >= 0)
+			queued += srv.conns[i].out_bytes;
+	m_process(&b);
+	metric(&b, "pgws_websockets", "gauge", "Websockets open.",
+	    (unsigned long long)srv.nws);
+	metric(&b, "pgws_connections", "gauge",
+	    "Client connections open (HTTP, websocket, TLS handshakes).",
+	    (unsigned long long)srv.nactive);
+	metric(&b, "pgws_channels", "gauge",
+	    "Channels with at least one reader.", srv.chans.n);
+	metric(&b, "pgws_connections_accepted_total", "counter",
+	    "Client connections accepted.", srv.st.accepted);
+	metric(&b, "pgws_connections_refused_total", "counter",
+	    "Client connections refused at PGWS_MAX_CONNECTIONS or while stopping.",
+	    srv.st.refused_full);
+	metric(&b, "pgws_websockets_opened_total", "counter",
+	    "Websocket upgrades accepted.", srv.st.ws_opened);
+	m_family(&b, "pgws_upgrades_rejected_total", "counter",
+	    "Websocket upgrades refused, by HTTP status.");
+	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"400\"", srv.st.rej_400);
+	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"401\"", srv.st.rej_401);
+	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"403\"", srv.st.rej_403);
+	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"426\"", srv.st.rej_426);
+	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"503\"", srv.st.rej_503);
+	metric(&b, "pgws_http_requests_total", "counter",
+	    "HTTP requests answered (not upgrades).", srv.st.http_requests);
+	metric(&b, "pgws_messages_received_total", "counter",
+	    "Messages received from clients.", srv.st.msgs_in);
+	metric(&b, "pgws_messages_discarded_total", "counter",
+	    "Messages from clients without write mode, discarded.",
+	    srv.st.msgs_in_dropped);
+	metric(&b, "pgws_messages_delivered_total", "counter",
+	    "Notifications queued to a reader (one per reader).", srv.st.msgs_out);
+	metric(&b, "pgws_notifications_received_total", "counter",
+	    "Notifications received on the listen channel.", srv.st.notifies);
+	metric(&b, "pgws_notifications_unrouted_total", "counter",
+	    "Notifications for a channel nobody here reads.",
+	    srv.st.notifies_unrouted);
+	metric(&b, "pgws_notifications_sent_total", "counter",
+	    "NOTIFYs committed by the publishing pool.", d.published);
+	metric(&b, "pgws_notifications_failed_total", "counter",
+	    "NOTIFYs that could not be published.",
+	    d.publish_failed + srv.st.publish_failed);
+	metric(&b, "pgws_publish_queue", "gauge",
+	    "NOTIFYs queued or in flight in the publishing pool.", d.queued);
+	metric(&b, "pgws_client_queued_bytes", "gauge",
+	    "Bytes waiting in the output queues of all client connections.", queued);
+	metric(&b, "pgws_pool_connections", "gauge",
+	    "Publishing connections to PostgreSQL open (the listener is apart).",
+	    (unsigned long long)d.pool_open);
+	metric(&b, "pgws_slow_clients_dropped_total", "counter",
+	    "Readers dropped for passing PGWS_MAX_PENDING.", srv.st.slow_dropped);
+	metric(&b, "pgws_timeouts_total", "counter",
+	    "Connections closed by a handshake, keep-alive or close timeout.",
+	    srv.st.timeouts);
+	metric(&b, "pgws_listener_reconnects_total", "counter",
+	    "Times the listener connection was re-established.",
+	    d.listener_reconnects);
+	metric(&b, "pgws_listener_up", "gauge",
+	    "1 while the listener connection is up and LISTENing, else 0.",
+	    (unsigned long long)db_listener_up());
+	m_family(&b, "pgws_notification_queue_usage", "gauge",
+	    "PostgreSQL's pg_notification_queue_usage(), 0 to 1, last sampled.");
+	m_num(&b, "pgws_notification_queue_usage", NULL, d.queue_usage);
+	m_hist(&b, "pgws_delivery_seconds",
+	    "Seconds from a notification's arrival to its last byte written, per reader.",
+	    &srv.delivery);
+	m_hist(&b, "pgws_publish_seconds",
+	    "Seconds from a client's message to PostgreSQL committing its NOTIFY.",
+	    &d.publish);
+	if (b.err) {
+		free(b.p);
 		conn_close(c, "out of memory");
 		return;
 	}
-	serve_respond(c, r, 200, "text/plain; version=0.0.4", NULL, body, n,
+	serve_respond(c, r, 200, "text/plain; version=0.0.4", NULL, b.p, b.len,
 	    head);
-	free(body);
+	free(b.p);
 }
 
 static void serve_file(struct conn *c, const struct http_req *r, int head)
