@@ -607,6 +607,51 @@ int bridge_init(char *err, size_t errcap)
 	return 0;
 }
 
+/* Overwrites n bytes of secret text before it is freed. */
+static void wipe(char *p, size_t n)
+{
+	volatile char *v = p;
+	while (n--)
+		*v++ = 0;
+}
+
+int bridge_reload_keys(size_t *nkeys, char *err, size_t errcap)
+{
+	static struct jwt_keyset fresh;  /* large; used only here */
+	char *val;
+	size_t len;
+	int r = config_reload_secret(&val, &len, err, errcap);
+
+	if (r <= 0)
+		return r;
+	int kr = jwt_keys_load(&fresh, val, len, (int)cfg.jwt_base64, err, errcap);
+	wipe(val, len);
+	free(val);
+	if (kr < 0)
+		return -1;
+	if (kr > 0)
+		log_msg(L_WARN, "PGWS_JWT_SECRET: %s", err);
+	fresh.max_chan = br.keys.max_chan;
+	size_t need = jwt_work_size((size_t)cfg.max_token, fresh.max_chan);
+	if (need > br.jwt_work_cap) {
+		char *w = realloc(br.jwt_work, need);
+		if (!w) {
+			jwt_keys_free(&fresh);
+			snprintf(err, errcap, "out of memory");
+			return -1;
+		}
+		br.jwt_work = w;
+		br.jwt_work_cap = need;
+	}
+	/* Tokens are verified only in this thread, between turns: the
+	 * swap is whole before the next upgrade looks at the keys. */
+	jwt_keys_free(&br.keys);
+	br.keys = fresh;
+	memset(&fresh, 0, sizeof fresh);
+	*nkeys = br.keys.n;
+	return 1;
+}
+
 void bridge_fini(void)
 {
 	jwt_keys_free(&br.keys);
