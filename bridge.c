@@ -31,6 +31,10 @@ static struct {
 	char *jwt_work;         /* jwt_verify's scratch space */
 	size_t jwt_work_cap;
 	long long last_stamp;   /* last message_delivered_at handed out, µs */
+	/* The channel the upgrade being handled asked for (decoded), for
+	 * its log lines; NULL outside bridge_upgrade or when none. */
+	const char *asked;
+	size_t asked_len;
 } br;
 
 /*
@@ -99,8 +103,11 @@ void bridge_fail(struct conn *c, int code, const char *reason)
 
 	if (c->state != CS_WS)
 		return;
-	log_msg(code == WS_CLOSE_NORMAL || code == WS_CLOSE_GOING_AWAY ? L_DEBUG : L_INFO,
-	    "%s: closing websocket: %d %s", c->addr, code, reason ? reason : "");
+	struct log_field f[] = { LF_STR("client", c->addr), LF_INT("code", code),
+	    LF_STR("reason", reason ? reason : "") };
+	log_fields(code == WS_CLOSE_NORMAL || code == WS_CLOSE_GOING_AWAY ? L_DEBUG : L_INFO,
+	    f, LOG_NF(f), "%s: closing websocket: %d %s", c->addr, code,
+	    reason ? reason : "");
 	if (conn_frame(c, WS_OP_CLOSE, p, n) < 0)
 		return;
 	c->state = CS_CLOSING;
@@ -281,7 +288,14 @@ static void reject(struct conn *c, const struct http_req *r, int status,
 	default: srv.st.rej_400++; break;
 	}
 	srv.st.ws_rejected++;
-	log_msg(L_INFO, "%s: websocket rejected: %d %s", c->addr, status, why);
+	char ch[256];
+	struct log_field f[] = { LF_STR("client", c->addr), LF_INT("status", status),
+	    LF_STR("reason", why), LF_MEM("channel", br.asked, br.asked_len) };
+	if (br.asked)
+		http_log_escape(br.asked, br.asked_len, ch, sizeof ch);
+	log_fields(L_INFO, f, br.asked ? 4 : 3, "%s: websocket rejected: %d %s%s%s%s",
+	    c->addr, status, why, br.asked ? " (channel \"" : "",
+	    br.asked ? ch : "", br.asked ? "\")" : "");
 	c->keepalive = 0;
 	serve_text(c, r, status, body, extra);
 }
@@ -402,6 +416,9 @@ static struct session *session_new(const struct jwt_claims *cl)
 	return s;
 }
 
+static void upgrade_session(struct conn *c, const struct http_req *r,
+    const char *accept, const char *tok, size_t toklen, long asked_len);
+
 void bridge_upgrade(struct conn *c, const struct http_req *r)
 {
 	char accept[WS_ACCEPT_LEN + 1];
@@ -409,14 +426,53 @@ void bridge_upgrade(struct conn *c, const struct http_req *r)
 	long asked_len;
 	const char *tok;
 	size_t toklen;
-	struct jwt_claims cl;
-	struct session *s;
-	int e;
 
 	c->keepalive = 0;
 	if (upgrade_headers(c, r, accept) < 0 ||
 	    upgrade_token(c, r, &tok, &toklen, asked, sizeof asked, &asked_len) < 0)
 		return;
+	if (asked_len > 0) {
+		br.asked = asked;
+		br.asked_len = (size_t)asked_len;
+	}
+	upgrade_session(c, r, accept, tok, toklen, asked_len);
+	br.asked = NULL;
+	br.asked_len = 0;
+}
+
+/* The 101 line: the path with any token redacted, the mode, how many
+ * channels, and the channel when there is one. */
+static void upgrade_log(struct conn *c, const struct http_req *r,
+    const struct session *s)
+{
+	char path[512], ch[256];
+	const char *mode = s->mode == (JWT_MODE_R | JWT_MODE_W) ? "rw" :
+	    s->mode & JWT_MODE_R ? "r" : "w";
+	size_t pl = http_log_target(r->target, r->target_len, path, sizeof path);
+	int one = s->nchan == 1;
+	struct log_field f[] = {
+		LF_STR("client", c->addr), LF_STR("method", "GET"),
+		LF_MEM("path", path, pl), LF_INT("status", 101),
+		LF_STR("mode", mode), LF_INT("channels", s->nchan),
+		LF_MEM("channel", one ? s->chan[0].name : "", one ? s->chan[0].len : 0),
+	};
+	if (one)
+		http_log_escape(s->chan[0].name, s->chan[0].len, ch, sizeof ch);
+	log_fields(L_INFO, f, one ? 7 : 6,
+	    "%s \"GET %s\" 101 websocket mode=%s channels=%u%s%s%s", c->addr,
+	    path, mode, s->nchan, one ? " channel \"" : "", one ? ch : "",
+	    one ? "\"" : "");
+}
+
+/* The rest of bridge_upgrade: the token, the session, the 101. */
+static void upgrade_session(struct conn *c, const struct http_req *r,
+    const char *accept, const char *tok, size_t toklen, long asked_len)
+{
+	struct jwt_claims cl;
+	struct session *s;
+	int e;
+	const char *asked = br.asked;
+
 	e = jwt_verify(tok, toklen, (size_t)cfg.max_token, &br.keys, srv.wall,
 	    br.jwt_work, br.jwt_work_cap, &cl);
 	if (e == JWT_OK)
@@ -463,11 +519,7 @@ void bridge_upgrade(struct conn *c, const struct http_req *r)
 	c->last_rx = srv.now;
 	c->next_ping = srv.now + (double)cfg.ping_interval;
 	c->exp_at = cl.has_exp ? srv.now + (cl.exp - srv.wall) : 0;
-	log_msg(L_INFO, "%s \"GET %.*s/<token>\" 101 websocket mode=%s%s channels=%u",
-	    c->addr, tok > r->target && tok <= r->target + r->target_len ?
-	    (int)(tok - r->target - 1) : (int)(r->target_len > 200 ? 200 : r->target_len),
-	    r->target, s->mode & JWT_MODE_R ? "r" : "", s->mode & JWT_MODE_W ? "w" : "",
-	    s->nchan);
+	upgrade_log(c, r, s);
 	int rc = conn_send(c, m);
 	msg_unref(m);
 	if (rc == 0 && cfg.meta_channel)
@@ -525,6 +577,18 @@ void bridge_input(struct conn *c, unsigned char *p, size_t len)
 			if (c->state == CS_CLOSING) {
 				conn_close(c, NULL);
 				return;
+			}
+			{
+				char why[256];
+				struct log_field f[] = { LF_STR("client", c->addr),
+				    LF_INT("code", ev.code),
+				    LF_MEM("reason", (const char *)ev.data, ev.len) };
+				http_log_escape((const char *)ev.data, ev.len, why, sizeof why);
+				log_fields(ev.code == WS_CLOSE_NORMAL ||
+				    ev.code == WS_CLOSE_GOING_AWAY ||
+				    ev.code == WS_CLOSE_NO_STATUS ? L_DEBUG : L_INFO,
+				    f, LOG_NF(f), "%s: websocket closed by the client: %d %s",
+				    c->addr, ev.code, why);
 			}
 			{
 				unsigned char pl[WS_CTL_MAX];

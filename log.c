@@ -193,18 +193,23 @@ static void vfields(enum log_level lvl, const struct log_field *f, size_t nf,
 		put_safe(&l, msg, (size_t)m, 1, 2);
 		put(&l, "\"", 1);
 		for (size_t i = 0; i < nf; i++) {
-			char num[32];
+			char num[48];
 			size_t numlen = 0;
-			if (!f[i].s)
+			int str = f[i].type == LF_T_STR;
+			if (f[i].type == LF_T_INT)
 				numlen = (size_t)snprintf(num, sizeof num, "%lld", f[i].i);
+			else if (f[i].type == LF_T_DBL)
+				/* JSON has no NaN or infinity. */
+				numlen = (size_t)snprintf(num, sizeof num, "%.6g",
+				    f[i].d == f[i].d && f[i].d - f[i].d == 0 ? f[i].d : 0);
 			/* ,"key": then "" or the number, and the closing brace:
 			 * a field is written whole (a string maybe cut) or not. */
-			if (l.cap - l.n < strlen(f[i].key) + 5 + (f[i].s ? 3 : numlen + 1))
+			if (l.cap - l.n < strlen(f[i].key) + 5 + (str ? 3 : numlen + 1))
 				break;
 			put(&l, ",\"", 2);
 			puts_(&l, f[i].key);
 			put(&l, "\":", 2);
-			if (f[i].s) {
+			if (str) {
 				put(&l, "\"", 1);
 				put_safe(&l, f[i].s, f[i].n, 1, 2);
 				put(&l, "\"", 1);

@@ -38,18 +38,22 @@ void log_set_format(enum log_format f);
 /* Returns the format named s ("text" or "json", any case), or -1. */
 int log_format_parse(const char *s);
 
-/* One field of a JSON line: key (pgws's own, plain ASCII) and either the
- * bytes s[0..n) as a string, or, with s NULL, the number i. */
+/* One field of a JSON line: key (pgws's own, plain ASCII) and a value:
+ * the bytes s[0..n) as a string, the whole number i, or the number d. */
+enum log_field_type { LF_T_STR, LF_T_INT, LF_T_DBL };
 struct log_field {
 	const char *key;
+	enum log_field_type type;
 	const char *s;
 	size_t n;
 	long long i;
+	double d;
 };
 
-#define LF_STR(k, str) ((struct log_field){ (k), (str), strlen(str), 0 })
-#define LF_MEM(k, p, len) ((struct log_field){ (k), (p), (len), 0 })
-#define LF_INT(k, v) ((struct log_field){ (k), NULL, 0, (long long)(v) })
+#define LF_STR(k, str) ((struct log_field){ (k), LF_T_STR, (str), strlen(str), 0, 0 })
+#define LF_MEM(k, p, len) ((struct log_field){ (k), LF_T_STR, (p), (len), 0, 0 })
+#define LF_INT(k, v) ((struct log_field){ (k), LF_T_INT, NULL, 0, (long long)(v), 0 })
+#define LF_DBL(k, v) ((struct log_field){ (k), LF_T_DBL, NULL, 0, 0, (double)(v) })
 
 /* Writes one line at lvl; fmt is printf-style without a trailing newline.
  * A message longer than about 1000 bytes is cut. */

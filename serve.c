@@ -54,6 +54,26 @@ static char *aprintf(size_t *len, const char *fmt, ...)
 	return p;
 }
 
+void serve_log(struct conn *c, const struct http_req *r, int status,
+    size_t bytes)
+{
+	/* Tokens anywhere in the target become <token>; every byte that
+	 * could garble the line is escaped (the method is a token already). */
+	char path[512];
+	size_t pl = http_log_target(r->target, r->target_len, path, sizeof path);
+	double secs = srv.now - c->t0;
+	struct log_field f[] = {
+		LF_STR("client", c->addr),
+		LF_MEM("method", r->method, r->method_len),
+		LF_MEM("path", path, pl),
+		LF_INT("status", status),
+		LF_INT("bytes", bytes),
+		LF_DBL("seconds", secs),
+	};
+	log_fields(L_INFO, f, LOG_NF(f), "%s \"%.*s %s\" %d %zu %.3fms", c->addr,
+	    (int)r->method_len, r->method, path, status, bytes, secs * 1000);
+}
+
 /*
  * Queues a complete response.  body may be NULL; head_only sends the
  * headers of a GET response to a HEAD request.
@@ -81,23 +101,9 @@ void serve_respond(struct conn *c, const struct http_req *r, int status,
 	if (bl)
 		memcpy(m->data + h, body, bl);
 	srv.st.http_requests++;
-	if (r) {
-		/*
-		 * A websocket path may end in a token: log only what precedes
-		 * its last segment, so tokens never reach the log.
-		 */
-		size_t tl = r->target_len > 200 ? 200 : r->target_len;
-		const char *redacted = "";
-		if (http_header(r, "Upgrade")) {
-			while (tl && r->target[tl - 1] != '/')
-				tl--;
-			redacted = "<token>";
-		}
-		log_msg(L_INFO, "%s \"%.*s %.*s%s\" %d %zu %.3fms", c->addr,
-		    (int)r->method_len, r->method, (int)tl, r->target, redacted,
-		    status, SLICE_IS(r->method, r->method_len, "HEAD") ?
-		    (size_t)0 : blen, (srv.now - c->t0) * 1000);
-	}
+	if (r)
+		serve_log(c, r, status, SLICE_IS(r->method, r->method_len, "HEAD") ?
+		    0 : blen);
 	if (c->state == CS_HTTP && !c->keepalive) {
 		c->state = CS_DRAIN;
 		c->deadline = srv.now + (double)cfg.close_timeout;

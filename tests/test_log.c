@@ -81,6 +81,7 @@ static void test_json(void)
 		LF_MEM("channel", hostile, sizeof hostile - 1),
 		LF_INT("status", 403),
 		LF_INT("code", -1),
+		LF_DBL("seconds", 0.25),
 	};
 	log_fields(L_ERROR, f, LOG_NF(f), "refused %s", "\"x\"");
 	n = drain(out, sizeof out);
@@ -92,7 +93,7 @@ static void test_json(void)
 	CHECK(has(out, ",\"channel\":\"evil\\n2030-01-01T00:00:00.000Z error forged\\r"
 	    "\\u001b[2J\\u001b]0;t\\u0007\\\"q\\\" \\\\ \\u007f \\\\xc2\\\\x9b31m "
 	    "\xe2\x82\xac \\\\xff\\\\xfe \\\\xed\\\\xa0\\\\x80\","));
-	CHECK(has(out, ",\"status\":403,\"code\":-1}\n"));
+	CHECK(has(out, ",\"status\":403,\"code\":-1,\"seconds\":0.25}\n"));
 
 	/* A message far past the line: cut, still one object that closes. */
 	char big[3000];
