@@ -879,10 +879,16 @@ def test_check_url_503():
 def test_dockerfile_healthcheck():
     with open(os.path.join(HERE, "..", "Dockerfile")) as f:
         text = f.read()
-    m = re.search(r"(?m)^HEALTHCHECK\b.*CMD\s+\[\"/pgws\", \"check\", \"--url\", \"([^\"]+)\"\]", text)
-    check(m is not None, "the Dockerfile's HEALTHCHECK runs pgws check --url")
-    if m:
-        check(urllib.parse.urlparse(m.group(1)).path == "/health", "against /health")
+    # Each final stage (FROM scratch) has its HEALTHCHECK.
+    stages = re.split(r"(?m)^FROM ", text)[1:]
+    final = [st for st in stages if st.startswith("scratch")]
+    hc = [re.search(r'(?m)^HEALTHCHECK\b(?:.*\\\n)*.*CMD \["/pgws", "check", "--url", "([^"]+)"\]', st)
+          for st in final]
+    check(final and all(hc), "every final stage's HEALTHCHECK runs pgws check --url (%d stages)"
+          % len(final))
+    check(all(m and urllib.parse.urlparse(m.group(1)).path == "/health" and
+              urllib.parse.urlparse(m.group(1)).port == 3000 for m in hc),
+          "against /health on the default port")
 
 
 if __name__ == "__main__":
