@@ -691,10 +691,20 @@ int bridge_reload_keys(size_t *nkeys, char *err, size_t errcap)
 	int kr = jwt_keys_load(&fresh, val, len, (int)cfg.jwt_base64, err, errcap);
 	wipe(val, len);
 	free(val);
+	if (kr > 0) {
+		/*
+		 * Text starting with '{' that is not a JWK: at start-up it is
+		 * a raw secret, as the original takes it; on a reload it is
+		 * far more likely a key file caught half-written, and taking
+		 * it would refuse every token.
+		 */
+		jwt_keys_free(&fresh);
+		snprintf(err, errcap, "PGWS_JWT_SECRET: the file starts with '{' but "
+		    "is not a JWK or JWK set");
+		return -1;
+	}
 	if (kr < 0)
 		return -1;
-	if (kr > 0)
-		log_msg(L_WARN, "PGWS_JWT_SECRET: %s", err);
 	fresh.max_chan = br.keys.max_chan;
 	size_t need = jwt_work_size((size_t)cfg.max_token, fresh.max_chan);
 	if (need > br.jwt_work_cap) {

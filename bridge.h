@@ -20,8 +20,9 @@ int bridge_init(char *err, size_t errcap);
  * gives keys, puts them in place of the current ones for every token
  * checked from now on (open websockets are not checked again).  Returns 1
  * with the number of keys in *nkeys; 0 when the secret is not an @file;
- * -1 with the reason in err[errcap] when the file cannot be read or holds
- * no valid key, and then the keys in force stay.
+ * -1 with the reason in err[errcap] when the file cannot be read, holds
+ * no valid key or starts with '{' without being a JWK (a file caught
+ * half-written), and then the keys in force stay.
  */
 int bridge_reload_keys(size_t *nkeys, char *err, size_t errcap);
 

@@ -382,7 +382,9 @@ async def test_metrics_move():
         # HTTP publish is a publish too.
         r = s.http(("POST /mv/%s HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
                     "Connection: close\r\n\r\nhp" % wt).encode())
-        if status_of(r) == 200:
+        if status_of(r) != 200:
+            print("     (no HTTP publish in this build: POST answered %d)" % status_of(r))
+        else:
             await asyncio.wait_for(a.recv(), 5)
             f3, _ = parse_metrics(scrape(s)[2])
             check(value(f3, "pgws_publish_seconds_count") - value(f2, "pgws_publish_seconds_count") == 1,
@@ -630,7 +632,8 @@ async def test_sighup_rotation_under_load():
 
         # Step 3: broken files keep the keys in force.
         for what, text in (("an empty file", ""), ("a JWK set with a bad key",
-                           '{"keys":[{"kty":"oct","kid":"k3"}]}')):
+                           '{"keys":[{"kty":"oct","kid":"k3"}]}'),
+                           ("a half-written JWK set", jwks(("k2", K2), ("k3", K1))[:30])):
             replace_file(path, text)
             check(await asyncio.to_thread(reload, s, KEPT),
                   "SIGHUP with %s: logged, old keys kept" % what)
