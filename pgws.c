@@ -5,7 +5,8 @@
  * files named for what they do: config.c (the environment), loop.c (the
  * event loop), conn.c (connections and their output), serve.c (HTTP),
  * bridge.c (websockets to and from the database), db.c (the database
- * connections), chan.c (who reads which channel) and log.c; the pure
+ * connections), chan.c (who reads which channel), metrics.c (the
+ * Prometheus text) and log.c; `pgws check` is check.c (with httpc.c); the pure
  * parsers live in http.c, ws.c, json.c, jwt.c, base64.c and sha1.c.
  *
  * The data path, in one paragraph: a NOTIFY arrives on the listener
