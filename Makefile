@@ -174,8 +174,8 @@ $(D)/pg/GNUmakefile: $(D)/pg/configure
 $(PG_LIBS): $(D)/pg/tls.stamp
 $(D)/pg/tls.stamp: $(D)/pg/GNUmakefile
 	$(MAKE) -C $(D)/pg/src/backend generated-headers >$(D)/pg-build.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/port libpgport_shlib.a >>$(D)/pg-build.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/common libpgcommon_shlib.a >>$(D)/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/port all >>$(D)/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/common all >>$(D)/pg-build.log 2>&1 \
 	  && $(MAKE) -C $(D)/pg/src/interfaces/libpq clean >>$(D)/pg-build.log 2>&1 \
 	  && $(MAKE) -j$(JOBS) -C $(D)/pg/src/interfaces/libpq $(PQ_TLS) all-static-lib >>$(D)/pg-build.log 2>&1 \
 	  || { tail -20 $(D)/pg-build.log; exit 1; }
@@ -190,8 +190,8 @@ $(PGG)/tls.stamp: $(D)/pg/tls.stamp
 	  --without-zlib --without-icu --disable-nls --without-libxml \
 	  --without-systemd --without-lz4 --without-zstd >>$(D)/pg-glibc.log 2>&1 \
 	  && $(MAKE) -C $(PGG)/src/backend generated-headers >>$(D)/pg-glibc.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/port libpgport_shlib.a >>$(D)/pg-glibc.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/common libpgcommon_shlib.a >>$(D)/pg-glibc.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/port all >>$(D)/pg-glibc.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/common all >>$(D)/pg-glibc.log 2>&1 \
 	  && $(MAKE) -j$(JOBS) -C $(PGG)/src/interfaces/libpq $(PQ_TLS) all-static-lib >>$(D)/pg-glibc.log 2>&1 \
 	  || { tail -20 $(D)/pg-glibc.log; exit 1; }
 	@touch $@
@@ -311,8 +311,8 @@ $$(REL_D_$(1))/pg/GNUmakefile: $$(REL_D_$(1))/pg/configure
 
 $$(REL_PG_$(1)) &: $$(REL_D_$(1))/pg/GNUmakefile
 	$(MAKE) -C $$(REL_D_$(1))/pg/src/backend generated-headers >$$(REL_D_$(1))/pg-build.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/port libpgport_shlib.a >>$$(REL_D_$(1))/pg-build.log 2>&1 \
-	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/common libpgcommon_shlib.a >>$$(REL_D_$(1))/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/port all >>$$(REL_D_$(1))/pg-build.log 2>&1 \
+	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/common all >>$$(REL_D_$(1))/pg-build.log 2>&1 \
 	  && $(MAKE) -j$(JOBS) -C $$(REL_D_$(1))/pg/src/interfaces/libpq $(PQ_TLS) all-static-lib >>$$(REL_D_$(1))/pg-build.log 2>&1 \
 	  || { tail -20 $$(REL_D_$(1))/pg-build.log; exit 1; }
 	@touch $$(REL_PG_$(1))
