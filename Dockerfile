@@ -4,6 +4,9 @@
 #   docker run --rm -p 3000:3000 -e PGWS_DB_URI=postgres://user@db/app \
 #       -e PGWS_JWT_SECRET=... pgws
 #
+# The image's HEALTHCHECK runs `pgws check --url` against /health; an init
+# container can run `pgws check` (configuration, database, LISTEN) first.
+#
 # Multi-arch, from the binaries `make release` put in dist/ (target
 # "release", BuildKit/buildx):
 #
@@ -57,6 +60,10 @@ COPY --from=pick /pgws /pgws
 USER 65534:65534
 EXPOSE 3000
 STOPSIGNAL SIGTERM
+# A scratch image has no curl: pgws asks itself.  Port 3000 is the default
+# PGWS_PORT; a container that sets another overrides this line to match.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["/pgws", "check", "--url", "http://127.0.0.1:3000/health"]
 ENTRYPOINT ["/pgws"]
 
 # --- default target: built from source in the stage above ---------------
@@ -67,4 +74,8 @@ COPY --from=build /src/pgws /pgws
 USER 65534:65534
 EXPOSE 3000
 STOPSIGNAL SIGTERM
+# A scratch image has no curl: pgws asks itself.  Port 3000 is the default
+# PGWS_PORT; a container that sets another overrides this line to match.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["/pgws", "check", "--url", "http://127.0.0.1:3000/health"]
 ENTRYPOINT ["/pgws"]

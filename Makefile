@@ -33,7 +33,7 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -D_DEFAULT_SOURCE -I.
 
 SRC = pgws.c config.c log.c loop.c conn.c serve.c bridge.c stream.c publish.c chan.c db.c \
       tls.c http.c ws.c json.c jwt.c sha1.c base64.c client.c sse.c \
-      pqtls.c x509name.c
+      pqtls.c x509name.c metrics.c check.c httpc.c
 HDR = $(filter-out pgws.h,$(SRC:.c=.h))
 
 # Dependencies: Debian source packages, fetched with apt-get through a
@@ -339,6 +339,20 @@ $(foreach a,$(filter-out x86_64,$(REL_ARCHES)),$(eval $(call rel_cross,$(a))))
 
 # --- end of release ------------------------------------------------------
 
+# promtool, for the /metrics check in tests/test_operate.py.  Debian ships
+# it only inside the prometheus package (19 MB to download, 96 MB installed,
+# and its postinst starts a Prometheus server listening on every address),
+# so the package is downloaded, not installed, and only promtool is
+# unpacked into deps/.  Optional: without it the test's own exposition
+# format checker still runs.
+PROMTOOL = $(D)/promtool/usr/bin/promtool
+promtool: $(PROMTOOL)
+$(PROMTOOL):
+	@set -e; rm -rf $(D)/promtool; mkdir -p $(D)/promtool; cd $(D)/promtool; \
+	apt-get -q -o APT::Sandbox::User=$$(id -un) download prometheus >/dev/null; \
+	dpkg-deb --fsys-tarfile prometheus_*.deb | tar -x ./usr/bin/promtool; \
+	rm -f prometheus_*.deb; ./usr/bin/promtool --version >/dev/null
+
 # --- convenience --------------------------------------------------------
 
 # The clang runtime (libFuzzer, sanitizers) of the installed clang's major
@@ -397,4 +411,4 @@ clean:
 distclean: clean
 	rm -rf deps
 
-.PHONY: all debug unit fuzz deps deps-refresh setup run test bench clean distclean release
+.PHONY: all debug unit fuzz deps deps-refresh promtool setup run test bench clean distclean release

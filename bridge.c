@@ -33,6 +33,10 @@ static struct {
 	char *jwt_work;         /* jwt_verify's scratch space */
 	size_t jwt_work_cap;
 	long long last_stamp;   /* last message_delivered_at handed out, µs */
+	/* The channel the upgrade being handled asked for (decoded), for
+	 * its log lines; NULL outside bridge_upgrade or when none. */
+	const char *asked;
+	size_t asked_len;
 } br;
 
 /*
@@ -86,8 +90,11 @@ void bridge_fail(struct conn *c, int code, const char *reason)
 
 	if (c->state != CS_WS)
 		return;
-	log_msg(code == WS_CLOSE_NORMAL || code == WS_CLOSE_GOING_AWAY ? L_DEBUG : L_INFO,
-	    "%s: closing websocket: %d %s", c->addr, code, reason ? reason : "");
+	struct log_field f[] = { LF_STR("client", c->addr), LF_INT("code", code),
+	    LF_STR("reason", reason ? reason : "") };
+	log_fields(code == WS_CLOSE_NORMAL || code == WS_CLOSE_GOING_AWAY ? L_DEBUG : L_INFO,
+	    f, LOG_NF(f), "%s: closing websocket: %d %s", c->addr, code,
+	    reason ? reason : "");
 	if (conn_frame(c, WS_OP_CLOSE, p, n) < 0)
 		return;
 	c->state = CS_CLOSING;
@@ -242,6 +249,7 @@ static void on_notify(const char *payload, size_t len)
 				dropped_notify(ch, chlen, "out of memory");
 				break;
 			}
+			m->t_arr = srv.now;     /* read from the listener this turn */
 			if (conn_send(r, m) == 0)
 				srv.st.msgs_out++;
 		} else if (r->state == CS_SSE) {
@@ -249,6 +257,7 @@ static void on_notify(const char *payload, size_t len)
 				dropped_notify(ch, chlen, "out of memory");
 				break;
 			}
+			ev->t_arr = srv.now;
 			if (conn_send(r, ev) == 0) {
 				srv.st.msgs_out++;
 				srv.st.sse_events++;
@@ -368,7 +377,14 @@ void bridge_reject(struct conn *c, const struct http_req *r, int what,
 	} else {
 		publish_count(status);
 	}
-	log_msg(L_INFO, "%s: %s rejected: %d %s", c->addr, kind[what], status, why);
+	char ch[256];
+	struct log_field f[] = { LF_STR("client", c->addr), LF_INT("status", status),
+	    LF_STR("reason", why), LF_MEM("channel", br.asked, br.asked_len) };
+	if (br.asked)
+		http_log_escape(br.asked, br.asked_len, ch, sizeof ch);
+	log_fields(L_INFO, f, br.asked ? 4 : 3, "%s: %s rejected: %d %s%s%s%s",
+	    c->addr, kind[what], status, why, br.asked ? " (channel \"" : "",
+	    br.asked ? ch : "", br.asked ? "\")" : "");
 	c->keepalive = 0;
 	if (!(hdrs = bridge_headers(c, extra))) {
 		conn_close(c, "out of memory");
@@ -601,7 +617,7 @@ static struct session *session_new(const struct jwt_claims *cl, int kind)
 	return s;
 }
 
-struct session *bridge_session(struct conn *c, const struct http_req *r,
+static struct session *session_find(struct conn *c, const struct http_req *r,
     int what, int *proto, double *exp_at)
 {
 	static char asked[8192];        /* a channel can be as long as a head */
@@ -620,6 +636,10 @@ struct session *bridge_session(struct conn *c, const struct http_req *r,
 	if (find_token(c, r, what, origin, &tok, &toklen, asked, sizeof asked,
 	    &asked_len, proto) < 0)
 		return NULL;
+	if (asked_len > 0) {
+		br.asked = asked;
+		br.asked_len = (size_t)asked_len;
+	}
 	e = jwt_verify(tok, toklen, (size_t)cfg.max_token, &br.keys, srv.wall,
 	    br.jwt_work, br.jwt_work_cap, &cl);
 	if (e == JWT_OK)
@@ -646,6 +666,40 @@ struct session *bridge_session(struct conn *c, const struct http_req *r,
 	return s;
 }
 
+struct session *bridge_session(struct conn *c, const struct http_req *r,
+    int what, int *proto, double *exp_at)
+{
+	struct session *s = session_find(c, r, what, proto, exp_at);
+
+	br.asked = NULL;
+	br.asked_len = 0;
+	return s;
+}
+
+/* The 101 line: the path with any token redacted, the mode, how many
+ * channels, the channel when there is one. */
+static void upgrade_log(struct conn *c, const struct http_req *r,
+    const struct session *s, int proto)
+{
+	char path[512], ch[256];
+	const char *mode = s->mode == (JWT_MODE_R | JWT_MODE_W) ? "rw" :
+	    s->mode & JWT_MODE_R ? "r" : "w";
+	size_t pl = http_log_target(r->target, r->target_len, path, sizeof path);
+	int one = s->nchan == 1;
+	struct log_field f[] = {
+		LF_STR("client", c->addr), LF_STR("method", "GET"),
+		LF_MEM("path", path, pl), LF_INT("status", 101),
+		LF_STR("mode", mode), LF_INT("channels", s->nchan),
+		LF_MEM("channel", one ? s->chan[0].name : "", one ? s->chan[0].len : 0),
+	};
+	if (one)
+		http_log_escape(s->chan[0].name, s->chan[0].len, ch, sizeof ch);
+	log_fields(L_INFO, f, one ? 7 : 6,
+	    "%s \"GET %s\" 101 websocket mode=%s channels=%u%s%s%s%s", c->addr,
+	    path, mode, s->nchan, one ? " channel \"" : "", one ? ch : "",
+	    one ? "\"" : "", proto ? " subprotocol=pgws" : "");
+}
+
 /* Joins every granted channel of c's session as a reader; 0 or -1 (c
  * closed, out of memory). */
 int bridge_join(struct conn *c)
@@ -663,7 +717,7 @@ int bridge_join(struct conn *c)
 
 void bridge_upgrade(struct conn *c, const struct http_req *r)
 {
-	char accept[WS_ACCEPT_LEN + 1], target[256];
+	char accept[WS_ACCEPT_LEN + 1];
 	struct session *s;
 	double exp_at;
 	int proto = 0;
@@ -701,11 +755,7 @@ void bridge_upgrade(struct conn *c, const struct http_req *r)
 	c->last_rx = srv.now;
 	c->next_ping = srv.now + (double)cfg.ping_interval;
 	c->exp_at = exp_at;
-	http_log_target(r->target, r->target_len, target, sizeof target);
-	log_msg(L_INFO, "%s \"GET %s\" 101 websocket mode=%s%s channels=%u%s",
-	    c->addr, target, s->mode & JWT_MODE_R ? "r" : "",
-	    s->mode & JWT_MODE_W ? "w" : "", s->nchan,
-	    proto ? " subprotocol=pgws" : "");
+	upgrade_log(c, r, s, proto);
 	int rc = conn_send(c, m);
 	msg_unref(m);
 	if (rc == 0 && cfg.meta_channel)
@@ -763,6 +813,18 @@ void bridge_input(struct conn *c, unsigned char *p, size_t len)
 			if (c->state == CS_CLOSING) {
 				conn_close(c, NULL);
 				return;
+			}
+			{
+				char why[256];
+				struct log_field f[] = { LF_STR("client", c->addr),
+				    LF_INT("code", ev.code),
+				    LF_MEM("reason", (const char *)ev.data, ev.len) };
+				http_log_escape((const char *)ev.data, ev.len, why, sizeof why);
+				log_fields(ev.code == WS_CLOSE_NORMAL ||
+				    ev.code == WS_CLOSE_GOING_AWAY ||
+				    ev.code == WS_CLOSE_NO_STATUS ? L_DEBUG : L_INFO,
+				    f, LOG_NF(f), "%s: websocket closed by the client: %d %s",
+				    c->addr, ev.code, why);
 			}
 			{
 				unsigned char pl[WS_CTL_MAX];
@@ -863,6 +925,61 @@ int bridge_init(char *err, size_t errcap)
 		return -1;
 	}
 	return 0;
+}
+
+/* Overwrites n bytes of secret text before it is freed. */
+static void wipe(char *p, size_t n)
+{
+	volatile char *v = p;
+	while (n--)
+		*v++ = 0;
+}
+
+int bridge_reload_keys(size_t *nkeys, char *err, size_t errcap)
+{
+	static struct jwt_keyset fresh;  /* large; used only here */
+	char *val;
+	size_t len;
+	int r = config_reload_secret(&val, &len, err, errcap);
+
+	if (r <= 0)
+		return r;
+	int kr = jwt_keys_load(&fresh, val, len, (int)cfg.jwt_base64, err, errcap);
+	wipe(val, len);
+	free(val);
+	if (kr > 0) {
+		/*
+		 * Text starting with '{' that is not a JWK: at start-up it is
+		 * a raw secret, as the original takes it; on a reload it is
+		 * far more likely a key file caught half-written, and taking
+		 * it would refuse every token.
+		 */
+		jwt_keys_free(&fresh);
+		snprintf(err, errcap, "PGWS_JWT_SECRET: the file starts with '{' but "
+		    "is not a JWK or JWK set");
+		return -1;
+	}
+	if (kr < 0)
+		return -1;
+	fresh.max_chan = br.keys.max_chan;
+	size_t need = jwt_work_size((size_t)cfg.max_token, fresh.max_chan);
+	if (need > br.jwt_work_cap) {
+		char *w = realloc(br.jwt_work, need);
+		if (!w) {
+			jwt_keys_free(&fresh);
+			snprintf(err, errcap, "out of memory");
+			return -1;
+		}
+		br.jwt_work = w;
+		br.jwt_work_cap = need;
+	}
+	/* Tokens are verified only in this thread, between turns: the
+	 * swap is whole before the next upgrade looks at the keys. */
+	jwt_keys_free(&br.keys);
+	br.keys = fresh;
+	memset(&fresh, 0, sizeof fresh);
+	*nkeys = br.keys.n;
+	return 1;
 }
 
 void bridge_fini(void)

@@ -15,6 +15,17 @@
 /* Loads the JWT keys from cfg and allocates what the bridge needs; 0, or
  * -1 with a message in err (errcap bytes). */
 int bridge_init(char *err, size_t errcap);
+/*
+ * For SIGHUP: when PGWS_JWT_SECRET is an @file, loads it again and, if it
+ * gives keys, puts them in place of the current ones for every token
+ * checked from now on (open websockets are not checked again).  Returns 1
+ * with the number of keys in *nkeys; 0 when the secret is not an @file;
+ * -1 with the reason in err[errcap] when the file cannot be read, holds
+ * no valid key or starts with '{' without being a JWK (a file caught
+ * half-written), and then the keys in force stay.
+ */
+int bridge_reload_keys(size_t *nkeys, char *err, size_t errcap);
+
 /* Frees what bridge_init allocated. */
 void bridge_fini(void);
 

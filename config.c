@@ -36,7 +36,22 @@ void die(const char *fmt, ...)
 	exit(2);
 }
 
-enum { V_STR, V_URI, V_SECRET, V_BOOL, V_INT, V_LEVEL };
+/* Errors found by config_read: each is printed at once, all are counted. */
+static int nerr;
+
+static void bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void bad(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("pgws: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	nerr++;
+}
+
+enum { V_STR, V_URI, V_SECRET, V_BOOL, V_INT, V_LEVEL, V_FORMAT };
 
 /* PGWS_PUBLISH_QUEUE_BYTES' ceiling: 16 GiB where a long holds it; on
  * 32-bit targets (armv7) the largest long, 2 GiB - 1. */
@@ -127,40 +142,57 @@ static const struct var vars[] = {
 	  "epoll (Linux) or poll: how the loop waits for sockets" },
 	{ "PGWS_LOG_LEVEL", "info", V_LEVEL, &cfg.log_level, 0, 0,
 	  "error, warn, info or debug" },
+	{ "PGWS_LOG_FORMAT", "text", V_FORMAT, &cfg.log_format, 0, 0,
+	  "text (one plain line per event) or json (one JSON object per line)" },
 };
 
 /*
  * Reads a whole small file for an @path value; the caller frees it.
- * Configuration files are read once at start-up, so this may block.
+ * Returns NULL with a message (naming var and path) in err[errcap].
+ * Configuration files are small and read at start-up or on SIGHUP, so
+ * this may block.
  */
-static char *slurp(const char *var, const char *path, size_t *len)
+static char *slurp(const char *var, const char *path, size_t *len,
+    char *err, size_t errcap)
 {
 	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
+	char *buf = NULL, *nb;
 	size_t n = 0, cap = 0;
 
-	if (!f)
-		die("%s: cannot read %s: %s", var, path, strerror(errno));
+	if (!f) {
+		snprintf(err, errcap, "%s: cannot read %s: %s", var, path, strerror(errno));
+		return NULL;
+	}
 	for (;;) {
 		if (cap - n < 4096) {
 			cap = cap ? cap * 2 : 8192;
-			if (cap > (1u << 24))
-				die("%s: %s is too large", var, path);
-			buf = realloc(buf, cap);
-			if (!buf)
-				die("out of memory");
+			if (cap > (1u << 24)) {
+				snprintf(err, errcap, "%s: %s is too large", var, path);
+				goto fail;
+			}
+			if (!(nb = realloc(buf, cap))) {
+				snprintf(err, errcap, "%s: out of memory", var);
+				goto fail;
+			}
+			buf = nb;
 		}
 		size_t r = fread(buf + n, 1, cap - n - 1, f);
 		n += r;
 		if (r == 0)
 			break;
 	}
-	if (ferror(f))
-		die("%s: cannot read %s", var, path);
+	if (ferror(f)) {
+		snprintf(err, errcap, "%s: cannot read %s: %s", var, path, strerror(errno));
+		goto fail;
+	}
 	fclose(f);
 	buf[n] = 0;
 	*len = n;
 	return buf;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
 }
 
 static int str_ieq(const char *a, const char *b)
@@ -171,12 +203,27 @@ static int str_ieq(const char *a, const char *b)
 	return *a == *b;
 }
 
-/* Sets one variable's destination from the environment or its default. */
+/* Parses a whole number for v from s into *n; 0, or -1 when s is not one
+ * within v's bounds. */
+static int int_value(const struct var *v, const char *s, long *n)
+{
+	char *end;
+	errno = 0;
+	*n = strtol(s, &end, 10);
+	return errno || end == s || *end || *n < v->min || *n > v->max ? -1 : 0;
+}
+
+/*
+ * Sets one variable's destination from the environment or its default.
+ * A bad value is reported (bad()) and the default is used in its place, so
+ * that the checks after it still run and every error is reported.
+ */
 static void load_var(const struct var *v)
 {
 	const char *s = getenv(v->name);
-	char *val, *end;
+	char *val, err[512];
 	size_t len;
+	long n;
 
 	if (s && !*s && v->kind != V_STR)
 		s = NULL;       /* an empty variable counts as unset */
@@ -192,7 +239,11 @@ static void load_var(const struct var *v)
 		break;
 	case V_URI:
 	case V_SECRET:
-		val = config_value(v->name, s, &len);
+		*(char **)v->dst = NULL;
+		if (!(val = config_file_value(v->name, s, &len, err, sizeof err))) {
+			bad("%s", err);
+			break;
+		}
 		if (v->kind == V_URI) {
 			/* Surrounding whitespace trimmed. */
 			size_t a = 0;
@@ -204,8 +255,11 @@ static void load_var(const struct var *v)
 			len -= a;
 			val[len] = 0;
 		}
-		if (!len)
-			die("%s is empty", v->name);
+		if (!len) {
+			bad("%s is empty", v->name);
+			free(val);
+			break;
+		}
 		*(char **)v->dst = val;
 		if (v->dst == &cfg.jwt_secret)
 			cfg.jwt_secret_len = len;
@@ -215,22 +269,33 @@ static void load_var(const struct var *v)
 			*(long *)v->dst = 1;
 		else if (str_ieq(s, "false") || !strcmp(s, "0"))
 			*(long *)v->dst = 0;
-		else
-			die("%s: '%s' is not true or false", v->name, s);
+		else {
+			bad("%s: '%s' is not true or false", v->name, s);
+			*(long *)v->dst = str_ieq(v->def, "true");
+		}
 		break;
 	case V_INT:
-		errno = 0;
-		long n = strtol(s, &end, 10);
-		if (errno || end == s || *end || n < v->min || n > v->max)
-			die("%s: '%s' is not a whole number from %ld to %ld",
+		if (int_value(v, s, &n) < 0) {
+			bad("%s: '%s' is not a whole number from %ld to %ld",
 			    v->name, s, v->min, v->max);
+			int_value(v, v->def, &n);
+		}
 		*(long *)v->dst = n;
 		break;
 	case V_LEVEL:
-		if (log_level_parse(s) < 0)
-			die("%s: '%s' is not error, warn, info or debug",
-			    v->name, s);
+		if (log_level_parse(s) < 0) {
+			bad("%s: '%s' is not error, warn, info or debug", v->name, s);
+			s = v->def;
+		}
 		log_set_level((enum log_level)log_level_parse(s));
+		*(char **)v->dst = strdup(s);
+		break;
+	case V_FORMAT:
+		if (log_format_parse(s) < 0) {
+			bad("%s: '%s' is not text or json", v->name, s);
+			s = v->def;
+		}
+		log_set_format((enum log_format)log_format_parse(s));
 		*(char **)v->dst = strdup(s);
 		break;
 	}
@@ -250,12 +315,12 @@ static void config_host(void)
 	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
 		if (!strcmp(cfg.host, forms[i]))
 			return;
-	die("PGWS_HOST: '%s' is not *, *4, !4, *6, !6, an address or a host "
+	bad("PGWS_HOST: '%s' is not *, *4, !4, *6, !6, an address or a host "
 	    "name", cfg.host);
 }
 
 /*
- * PGWS_ROOT_PATH: kept as its realpath().  A path that is not a directory
+ * PGWS_ROOT_PATH: a path that is not a directory
  * is a warning, not an error, as the original starts and answers 404:
  * root_missing makes every file request a 404.
  */
@@ -274,28 +339,27 @@ static void config_root(void)
 	}
 }
 
-void config_load(void)
+/* The checks that look at several variables, or at the file system. */
+static void check_together(int uri_set, int secret_set)
 {
-	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-		load_var(&vars[i]);
-	if (!cfg.db_uri)
-		die("PGWS_DB_URI is required (a libpq connection string or URI)");
-	if (!cfg.jwt_secret)
-		die("PGWS_JWT_SECRET is required");
+	if (!cfg.db_uri && !uri_set)
+		bad("PGWS_DB_URI is required (a libpq connection string or URI)");
+	if (!cfg.jwt_secret && !secret_set)
+		bad("PGWS_JWT_SECRET is required");
 	if (!!cfg.cert_file != !!cfg.key_file)
-		die("%s is set but %s is not: TLS needs both",
+		bad("%s is set but %s is not: TLS needs both",
 		    cfg.cert_file ? "PGWS_CERTIFICATE_FILE" : "PGWS_KEY_FILE",
 		    cfg.cert_file ? "PGWS_KEY_FILE" : "PGWS_CERTIFICATE_FILE");
 	if (!*cfg.listen_channel)
-		die("PGWS_LISTEN_CHANNEL is empty");
+		bad("PGWS_LISTEN_CHANNEL is empty");
 	if (strlen(cfg.listen_channel) > 63)
-		die("PGWS_LISTEN_CHANNEL: %zu bytes; PostgreSQL channel names "
+		bad("PGWS_LISTEN_CHANNEL: %zu bytes; PostgreSQL channel names "
 		    "have at most 63", strlen(cfg.listen_channel));
 	if (cfg.max_pending_hard < cfg.max_pending)
-		die("PGWS_MAX_PENDING_HARD: %ld is less than PGWS_MAX_PENDING (%ld)",
+		bad("PGWS_MAX_PENDING_HARD: %ld is less than PGWS_MAX_PENDING (%ld)",
 		    cfg.max_pending_hard, cfg.max_pending);
 	if (strcmp(cfg.backend, "poll") && strcmp(cfg.backend, EV_DEFAULT))
-		die("PGWS_EVENT_BACKEND: '%s' is not %s", cfg.backend,
+		bad("PGWS_EVENT_BACKEND: '%s' is not %s", cfg.backend,
 		    strcmp(EV_DEFAULT, "poll") ? "epoll or poll" : "poll");
 	if (cfg.meta_channel && !*cfg.meta_channel)
 		cfg.meta_channel = NULL;
@@ -305,7 +369,7 @@ void config_load(void)
 		char err[256];
 		if (http_origins_check(cfg.allowed_origins,
 		    strlen(cfg.allowed_origins), err, sizeof err) < 0)
-			die("PGWS_ALLOWED_ORIGINS: %s", err);
+			bad("PGWS_ALLOWED_ORIGINS: %s", err);
 	}
 	config_host();
 	/* Each client publishes through one pool connection: more are idle. */
@@ -315,17 +379,69 @@ void config_load(void)
 		config_root();
 }
 
+/* Whether the variable is set to something (an error in it is its own). */
+static int is_set(const char *name)
+{
+	const char *s = getenv(name);
+	return s && *s;
+}
+
+int config_read(void)
+{
+	nerr = 0;
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		load_var(&vars[i]);
+	check_together(is_set("PGWS_DB_URI"), is_set("PGWS_JWT_SECRET"));
+	return nerr;
+}
+
+void config_free(void)
+{
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		if (vars[i].kind != V_BOOL && vars[i].kind != V_INT) {
+			free(*(char **)vars[i].dst);
+			*(char **)vars[i].dst = NULL;
+		}
+	cfg.jwt_secret_len = 0;
+}
+
+void config_load(void)
+{
+	if (config_read())
+		exit(2);
+}
 
 void config_load_secret(void)
 {
+	nerr = 0;
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		if (vars[i].dst == &cfg.jwt_secret || vars[i].dst == &cfg.jwt_base64)
 			load_var(&vars[i]);
-	if (!cfg.jwt_secret)
-		die("PGWS_JWT_SECRET is required");
+	if (!cfg.jwt_secret && !is_set("PGWS_JWT_SECRET"))
+		bad("PGWS_JWT_SECRET is required");
+	if (nerr)
+		exit(2);
 }
 
-char *config_value(const char *var, const char *s, size_t *len)
+int config_reload_secret(char **val, size_t *len, char *err, size_t errcap)
+{
+	const char *s = getenv("PGWS_JWT_SECRET");
+
+	if (!s || s[0] != '@')
+		return 0;
+	if (!(*val = config_file_value("PGWS_JWT_SECRET", s, len, err, errcap)))
+		return -1;
+	if (!*len) {
+		snprintf(err, errcap, "PGWS_JWT_SECRET: %s is empty", s + 1);
+		free(*val);
+		*val = NULL;
+		return -1;
+	}
+	return 1;
+}
+
+char *config_file_value(const char *var, const char *s, size_t *len,
+    char *err, size_t errcap)
 {
 	char *val;
 
@@ -333,10 +449,11 @@ char *config_value(const char *var, const char *s, size_t *len)
 		*len = strlen(s);
 		val = strdup(s);
 		if (!val)
-			die("out of memory");
+			snprintf(err, errcap, "%s: out of memory", var);
 		return val;
 	}
-	val = slurp(var, s + 1, len);
+	if (!(val = slurp(var, s + 1, len, err, errcap)))
+		return NULL;
 	/* One trailing newline dropped, and a CR before it. */
 	if (*len && val[*len - 1] == '\n') {
 		(*len)--;
@@ -344,6 +461,15 @@ char *config_value(const char *var, const char *s, size_t *len)
 			(*len)--;
 		val[*len] = 0;
 	}
+	return val;
+}
+
+char *config_value(const char *var, const char *s, size_t *len)
+{
+	char err[512];
+	char *val = config_file_value(var, s, len, err, sizeof err);
+	if (!val)
+		die("%s", err);
 	return val;
 }
 
@@ -359,6 +485,11 @@ void config_usage(FILE *f)
 	    "       pgws client [--count N] [--timeout S] [--header 'Name: value']...\n"
 	    "                  [--protocol-token JWT] [--cacert FILE] URL\n"
 	    "                            websocket client: stdin lines out, messages in\n"
+	    "       pgws check [--token JWT [--channel C]]\n"
+	    "                            check the configuration and the database (LISTEN),\n"
+	    "                            and what a token would be granted; one line, exit 0\n"
+	    "       pgws check --url http://HOST:PORT/health [--timeout SECONDS]\n"
+	    "                            ask a running instance (container HEALTHCHECK)\n"
 	    "       pgws --help | --version\n"
 	    "\n"
 	    "Clients connect to ws://HOST:PORT/<channel>/<jwt> or /<jwt>; the same\n"

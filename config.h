@@ -51,6 +51,7 @@ struct config {
 	long publish_bytes;
 	long publish_batch;
 	char *log_level;
+	char *log_format;
 	char *backend;
 };
 
@@ -58,10 +59,18 @@ struct config {
 extern struct config cfg;
 
 /*
- * Fills cfg from the environment and sets the log level.  On any invalid,
- * missing or unreadable value it prints one line naming the variable and
- * exits with status 2 (start-up only).  TLS files are named, not loaded.
+ * Fills cfg from the environment and sets the log level and format.  Every
+ * invalid, missing or unreadable value is reported on stderr, one line
+ * naming the variable each ("pgws: ..."), and the variable's default is
+ * used in its place; returns how many were reported.  TLS files are named,
+ * not loaded.  For `pgws check`.
  */
+int config_read(void);
+
+/* Frees the strings config_read allocated and leaves them NULL. */
+void config_free(void);
+
+/* config_read, then exit status 2 if it reported anything (start-up). */
 void config_load(void);
 
 /*
@@ -78,6 +87,19 @@ void config_load_secret(void);
  * length in *len; exits 2 when the file cannot be read.
  */
 char *config_value(const char *var, const char *s, size_t *len);
+
+/*
+ * For SIGHUP: when PGWS_JWT_SECRET is an @file, reads the file again as
+ * config_load did and returns 1 with a copy the caller frees in *val and
+ * its length in *len; returns 0 when it is not an @file; -1 with a message
+ * in err[errcap] when the file cannot be read or is empty.  Never exits.
+ */
+int config_reload_secret(char **val, size_t *len, char *err, size_t errcap);
+
+/* config_value without exiting: NULL with a message (naming var) in
+ * err[errcap] when the file cannot be read. */
+char *config_file_value(const char *var, const char *s, size_t *len,
+    char *err, size_t errcap);
 
 /* Writes --help: usage and every variable with its default and meaning. */
 void config_usage(FILE *f);

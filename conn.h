@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "chan.h"
+#include "metrics.h"
 #include "ws.h"
 
 /*
@@ -25,6 +26,8 @@ struct msg {
 	uint32_t refs;
 	uint32_t len;
 	uint32_t counted;       /* its bytes are in srv.queued (it was queued) */
+	double t_arr;           /* a notification: when it arrived (srv.now),
+	                           timed into srv.delivery per reader; else 0 */
 	unsigned char data[];
 };
 
@@ -142,6 +145,7 @@ struct server {
 	                           message once, plus the rings */
 	struct chan_index chans;
 	struct stats st;
+	struct hist delivery;   /* notification arrival to last byte written */
 };
 
 extern struct server srv;

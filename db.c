@@ -49,6 +49,7 @@ enum cstate {
  * binary format with its length, so no byte is special). */
 struct msg {
 	uint64_t tag;
+	double t;           /* when db_publish queued it (CLOCK_MONOTONIC) */
 	int len;
 	int ack;            /* report DB_EV_PUBLISHED once committed */
 	char data[];
@@ -563,11 +564,14 @@ batch_done(struct dconn *c)
 
 	c->inflight = 0;
 	if (!c->berr) {
+		/* Timed from db_publish to the Sync that says it committed. */
+		double now = mono();
 		db.st.published += k;
 		while (k--) {
 			struct msg *m = q_pop(c);
 			if (m->ack)
 				push_event(DB_EV_PUBLISHED, m->tag, "", 0);
+			hist_observe(&db.st.publish, now - m->t);
 			free(m);
 		}
 		return;
@@ -841,6 +845,7 @@ db_init(const struct db_cfg *cfg, char *err, size_t errcap)
 	if (err && errcap)
 		err[0] = '\0';
 	db_shutdown();
+	hist_init(&db.st.publish, hist_publish_le, hist_publish_n);
 	if (!cfg->uri || !cfg->channel || !*cfg->channel ||
 	    strlen(cfg->channel) > NAME_MAX_PG || cfg->pool_size < 1) {
 		oneline(err, errcap, "bad configuration: empty or too long "
@@ -997,6 +1002,7 @@ enqueue(uint64_t tag, unsigned affinity, const char *payload, size_t len,
 	if (!(m = malloc(sizeof *m + len)))
 		return -1;
 	m->tag = tag;
+	m->t = mono();
 	m->len = (int)len;
 	m->ack = ack;
 	memcpy(m->data, payload, len);
@@ -1069,6 +1075,31 @@ db_get_stats(struct db_stats *s)
 {
 	*s = db.st;
 	s->queued = db_pending();
+	s->pool_open = 0;
+	for (int i = 0; db.pool && i < db.pool_size; i++)
+		s->pool_open += db.pool[i].st == C_READY;
+}
+
+void
+db_describe(char *out, size_t cap)
+{
+	PGconn *pg = db.lis.pg;
+
+	if (!cap)
+		return;
+	if (!pg) {
+		snprintf(out, cap, "not connected");
+		return;
+	}
+	const char *host = PQhost(pg), *port = PQport(pg);
+	if (!host)
+		host = "";
+	if (!port)
+		port = "";
+	int sock = host[0] == '/';
+	snprintf(out, cap, "connected to %s%s%s%s database %s as %s",
+	    sock ? "socket " : "", host, sock ? " port " : ":", port, PQdb(pg),
+	    PQuser(pg));
 }
 
 static void

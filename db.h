@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics.h"
+
 struct db_cfg {
 	const char *uri;      /* libpq conninfo or URI (copied by db_init) */
 	const char *channel;  /* PGWS_LISTEN_CHANNEL: LISTEN on it, pg_notify to it (copied) */
@@ -132,10 +134,20 @@ struct db_stats {
 	unsigned long long listener_reconnects; /* listener re-established */
 	size_t queued;                          /* same as db_pending() */
 	double queue_usage;                     /* last pg_notification_queue_usage() */
+	int pool_open;                          /* pool connections up */
+	struct hist publish;                    /* seconds from db_publish to
+	                                           the commit, per message */
 };
 
 /* Fills the caller's s with counters since db_init. */
 void db_get_stats(struct db_stats *s);
+
+/*
+ * Writes one line about the listener connection into out[cap]: "connected
+ * to HOST:PORT database DB as USER" (a socket directory as "socket DIR
+ * port PORT"), or "not connected".  The names come from libpq.
+ */
+void db_describe(char *out, size_t cap);
 
 /*
  * Closes every connection and frees everything; messages still queued and

@@ -532,6 +532,13 @@ int loop_run(void)
 			else if (cfg.cert_file)
 				log_msg(L_INFO, "SIGHUP: reloaded %s and %s",
 				    cfg.cert_file, cfg.key_file);
+			size_t nk = 0;
+			int kr = bridge_reload_keys(&nk, err, sizeof err);
+			if (kr < 0)
+				log_msg(L_ERROR, "SIGHUP: keeping the old keys: %s", err);
+			else if (kr > 0)
+				log_msg(L_INFO, "SIGHUP: reloaded PGWS_JWT_SECRET (%zu key%s)",
+				    nk, nk == 1 ? "" : "s");
 		}
 		/* Messages already accepted (and Close events) still go out. */
 		if (lp.stopping && ((srv.nactive == 0 && db_pending() == 0) ||

@@ -5,7 +5,8 @@
  * files named for what they do: config.c (the environment), loop.c (the
  * event loop), conn.c (connections and their output), serve.c (HTTP),
  * bridge.c (websockets to and from the database), db.c (the database
- * connections), chan.c (who reads which channel) and log.c; the pure
+ * connections), chan.c (who reads which channel), metrics.c (the
+ * Prometheus text) and log.c; `pgws check` is check.c (with httpc.c); the pure
  * parsers live in http.c, ws.c, json.c, jwt.c, base64.c and sha1.c.
  *
  * The data path, in one paragraph: a NOTIFY arrives on the listener
@@ -25,6 +26,7 @@
 #include <time.h>
 
 #include "bridge.h"
+#include "check.h"
 #include "client.h"
 #include "config.h"
 #include "db.h"
@@ -210,6 +212,8 @@ int main(int argc, char **argv)
 			return cmd_token(argc, argv);
 		if (!strcmp(argv[1], "client"))
 			return client_main(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "check"))
+			return check_main(argc - 1, argv + 1);
 		fprintf(stderr, "pgws: unknown argument '%s'\n", argv[1]);
 		config_usage(stderr);
 		return 2;

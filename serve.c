@@ -56,6 +56,26 @@ static char *aprintf(size_t *len, const char *fmt, ...)
 	return p;
 }
 
+void serve_log(struct conn *c, const struct http_req *r, int status,
+    size_t bytes)
+{
+	/* Tokens anywhere in the target become <token>; every byte that
+	 * could garble the line is escaped (the method is a token already). */
+	char path[512];
+	size_t pl = http_log_target(r->target, r->target_len, path, sizeof path);
+	double secs = srv.now - c->t0;
+	struct log_field f[] = {
+		LF_STR("client", c->addr),
+		LF_MEM("method", r->method, r->method_len),
+		LF_MEM("path", path, pl),
+		LF_INT("status", status),
+		LF_INT("bytes", bytes),
+		LF_DBL("seconds", secs),
+	};
+	log_fields(L_INFO, f, LOG_NF(f), "%s \"%.*s %s\" %d %zu %.3fms", c->addr,
+	    (int)r->method_len, r->method, path, status, bytes, secs * 1000);
+}
+
 /*
  * Queues a complete response.  body may be NULL; head_only sends the
  * headers of a GET response to a HEAD request.
@@ -83,15 +103,9 @@ void serve_respond(struct conn *c, const struct http_req *r, int status,
 	if (bl)
 		memcpy(m->data + h, body, bl);
 	srv.st.http_requests++;
-	if (r) {
-		/* Any path may hold a token, whatever the request: redacted. */
-		char target[256];
-		http_log_target(r->target, r->target_len, target, sizeof target);
-		log_msg(L_INFO, "%s \"%.*s %s\" %d %zu %.3fms", c->addr,
-		    (int)r->method_len, r->method, target,
-		    status, SLICE_IS(r->method, r->method_len, "HEAD") ?
-		    (size_t)0 : blen, (srv.now - c->t0) * 1000);
-	}
+	if (r)
+		serve_log(c, r, status, SLICE_IS(r->method, r->method_len, "HEAD") ?
+		    0 : blen);
 	if (c->state == CS_HTTP && !c->keepalive) {
 		c->state = CS_DRAIN;
 		c->deadline = srv.now + (double)cfg.close_timeout;
@@ -129,93 +143,123 @@ static void serve_health(struct conn *c, const struct http_req *r, int head)
 	free(body);
 }
 
+/* One family with one unlabelled sample. */
+static void metric(struct mbuf *b, const char *name, const char *type,
+    const char *help, unsigned long long v)
+{
+	m_family(b, name, type, help);
+	m_u64(b, name, NULL, v);
+}
+
 static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 {
 	struct db_stats d;
-	size_t n, k;
-	char pub[1024];
+	struct mbuf b = { 0 };
+
 	db_get_stats(&d);
-	/* Publish answers by status: the codes publish.c knows, then "other". */
-	k = (size_t)snprintf(pub, sizeof pub,
-	    "# TYPE pgws_http_publish_total counter\n");
-	for (int i = 0; i <= PUB_NCODES && k < sizeof pub; i++) {
-		char code[16];
+	m_process(&b);
+	metric(&b, "pgws_websockets", "gauge", "Websockets open.",
+	    (unsigned long long)srv.nws);
+	metric(&b, "pgws_connections", "gauge",
+	    "Client connections open (HTTP, websocket, TLS handshakes).",
+	    (unsigned long long)srv.nactive);
+	metric(&b, "pgws_channels", "gauge",
+	    "Channels with at least one reader.", srv.chans.n);
+	metric(&b, "pgws_connections_accepted_total", "counter",
+	    "Client connections accepted.", srv.st.accepted);
+	metric(&b, "pgws_connections_refused_total", "counter",
+	    "Client connections refused at PGWS_MAX_CONNECTIONS or while stopping.",
+	    srv.st.refused_full);
+	metric(&b, "pgws_websockets_opened_total", "counter",
+	    "Websocket upgrades accepted.", srv.st.ws_opened);
+	m_family(&b, "pgws_upgrades_rejected_total", "counter",
+	    "Websocket upgrades refused, by HTTP status.");
+	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"400\"", srv.st.rej_400);
+	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"401\"", srv.st.rej_401);
+	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"403\"", srv.st.rej_403);
+	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"426\"", srv.st.rej_426);
+	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"503\"", srv.st.rej_503);
+	metric(&b, "pgws_http_requests_total", "counter",
+	    "HTTP requests answered (not upgrades).", srv.st.http_requests);
+	metric(&b, "pgws_messages_received_total", "counter",
+	    "Messages received from clients.", srv.st.msgs_in);
+	metric(&b, "pgws_messages_discarded_total", "counter",
+	    "Messages from clients without write mode, discarded.",
+	    srv.st.msgs_in_dropped);
+	metric(&b, "pgws_messages_delivered_total", "counter",
+	    "Notifications queued to a reader (one per reader).", srv.st.msgs_out);
+	metric(&b, "pgws_notifications_received_total", "counter",
+	    "Notifications received on the listen channel.", srv.st.notifies);
+	metric(&b, "pgws_notifications_unrouted_total", "counter",
+	    "Notifications for a channel nobody here reads.",
+	    srv.st.notifies_unrouted);
+	metric(&b, "pgws_notifications_dropped_total", "counter",
+	    "Notifications that could not be delivered (logged at most once a second).",
+	    srv.st.notifies_dropped);
+	metric(&b, "pgws_notifications_sent_total", "counter",
+	    "NOTIFYs committed by the publishing pool.", d.published);
+	metric(&b, "pgws_notifications_failed_total", "counter",
+	    "NOTIFYs that could not be published.",
+	    d.publish_failed + srv.st.publish_failed);
+	metric(&b, "pgws_publish_queue", "gauge",
+	    "NOTIFYs queued or in flight in the publishing pool.", d.queued);
+	metric(&b, "pgws_client_queued_bytes", "gauge",
+	    "Bytes held by the output queues of all client connections (a "
+	    "message shared by many readers counted once).",
+	    (unsigned long long)srv.queued);
+	metric(&b, "pgws_pool_connections", "gauge",
+	    "Publishing connections to PostgreSQL open (the listener is apart).",
+	    (unsigned long long)d.pool_open);
+	metric(&b, "pgws_slow_clients_dropped_total", "counter",
+	    "Readers dropped for passing PGWS_MAX_PENDING.", srv.st.slow_dropped);
+	metric(&b, "pgws_timeouts_total", "counter",
+	    "Connections closed by a handshake, keep-alive or close timeout.",
+	    srv.st.timeouts);
+	metric(&b, "pgws_listener_reconnects_total", "counter",
+	    "Times the listener connection was re-established.",
+	    d.listener_reconnects);
+	metric(&b, "pgws_listener_up", "gauge",
+	    "1 while the listener connection is up, LISTENing and answering its "
+	    "checks, else 0.", (unsigned long long)(db_listener_up() &&
+	    db_listener_wait(srv.now) <= LISTENER_HUNG_S));
+	m_family(&b, "pgws_listener_check_wait_seconds", "gauge",
+	    "Seconds the listener's check has waited for its answer (0: none out).");
+	m_num(&b, "pgws_listener_check_wait_seconds", NULL, db_listener_wait(srv.now));
+	metric(&b, "pgws_sse_streams", "gauge", "Server-Sent Events streams open.",
+	    (unsigned long long)srv.nsse);
+	metric(&b, "pgws_sse_streams_opened_total", "counter",
+	    "Server-Sent Events streams accepted.", srv.st.sse_opened);
+	metric(&b, "pgws_sse_rejected_total", "counter",
+	    "Server-Sent Events requests refused.", srv.st.sse_rejected);
+	metric(&b, "pgws_sse_events_total", "counter",
+	    "Events queued to Server-Sent Events readers.", srv.st.sse_events);
+	m_family(&b, "pgws_http_publish_total", "counter",
+	    "HTTP publish requests answered, by status.");
+	for (int i = 0; i <= PUB_NCODES; i++) {
+		char code[32];
 		if (i < PUB_NCODES)
-			snprintf(code, sizeof code, "%d", publish_codes[i]);
+			snprintf(code, sizeof code, "code=\"%d\"", publish_codes[i]);
 		else
-			snprintf(code, sizeof code, "other");
-		k += (size_t)snprintf(pub + k, sizeof pub - k,
-		    "pgws_http_publish_total{code=\"%s\"} %llu\n", code,
-		    srv.st.pub_status[i]);
+			snprintf(code, sizeof code, "code=\"other\"");
+		m_u64(&b, "pgws_http_publish_total", code, srv.st.pub_status[i]);
 	}
-	char *body = aprintf(&n,
-	    "# TYPE pgws_websockets gauge\npgws_websockets %d\n"
-	    "# TYPE pgws_connections gauge\npgws_connections %d\n"
-	    "# TYPE pgws_channels gauge\npgws_channels %u\n"
-	    "# TYPE pgws_connections_accepted_total counter\n"
-	    "pgws_connections_accepted_total %llu\n"
-	    "# TYPE pgws_connections_refused_total counter\n"
-	    "pgws_connections_refused_total %llu\n"
-	    "# TYPE pgws_websockets_opened_total counter\n"
-	    "pgws_websockets_opened_total %llu\n"
-	    "# TYPE pgws_upgrades_rejected_total counter\n"
-	    "pgws_upgrades_rejected_total{status=\"400\"} %llu\n"
-	    "pgws_upgrades_rejected_total{status=\"401\"} %llu\n"
-	    "pgws_upgrades_rejected_total{status=\"403\"} %llu\n"
-	    "pgws_upgrades_rejected_total{status=\"426\"} %llu\n"
-	    "pgws_upgrades_rejected_total{status=\"503\"} %llu\n"
-	    "# TYPE pgws_http_requests_total counter\npgws_http_requests_total %llu\n"
-	    "# TYPE pgws_messages_received_total counter\n"
-	    "pgws_messages_received_total %llu\n"
-	    "# TYPE pgws_messages_discarded_total counter\n"
-	    "pgws_messages_discarded_total %llu\n"
-	    "# TYPE pgws_messages_delivered_total counter\n"
-	    "pgws_messages_delivered_total %llu\n"
-	    "# TYPE pgws_notifications_received_total counter\n"
-	    "pgws_notifications_received_total %llu\n"
-	    "# TYPE pgws_notifications_unrouted_total counter\n"
-	    "pgws_notifications_unrouted_total %llu\n"
-	    "# TYPE pgws_notifications_dropped_total counter\n"
-	    "pgws_notifications_dropped_total %llu\n"
-	    "# TYPE pgws_notifications_sent_total counter\n"
-	    "pgws_notifications_sent_total %llu\n"
-	    "# TYPE pgws_notifications_failed_total counter\n"
-	    "pgws_notifications_failed_total %llu\n"
-	    "# TYPE pgws_publish_queue gauge\npgws_publish_queue %zu\n"
-	    "# TYPE pgws_output_queued_bytes gauge\npgws_output_queued_bytes %zu\n"
-	    "# TYPE pgws_slow_clients_dropped_total counter\n"
-	    "pgws_slow_clients_dropped_total %llu\n"
-	    "# TYPE pgws_timeouts_total counter\npgws_timeouts_total %llu\n"
-	    "# TYPE pgws_listener_reconnects_total counter\n"
-	    "pgws_listener_reconnects_total %llu\n"
-	    "# TYPE pgws_listener_up gauge\npgws_listener_up %d\n"
-	    "# TYPE pgws_listener_check_wait_seconds gauge\n"
-	    "pgws_listener_check_wait_seconds %.3f\n"
-	    "# TYPE pgws_notification_queue_usage gauge\n"
-	    "pgws_notification_queue_usage %g\n"
-	    "# TYPE pgws_sse_streams gauge\npgws_sse_streams %d\n"
-	    "# TYPE pgws_sse_streams_opened_total counter\n"
-	    "pgws_sse_streams_opened_total %llu\n"
-	    "# TYPE pgws_sse_rejected_total counter\npgws_sse_rejected_total %llu\n"
-	    "# TYPE pgws_sse_events_total counter\npgws_sse_events_total %llu\n"
-	    "%s",
-	    srv.nws, srv.nactive, srv.chans.n, srv.st.accepted, srv.st.refused_full, srv.st.ws_opened,
-	    srv.st.rej_400, srv.st.rej_401, srv.st.rej_403, srv.st.rej_426,
-	    srv.st.rej_503, srv.st.http_requests,
-	    srv.st.msgs_in, srv.st.msgs_in_dropped, srv.st.msgs_out, srv.st.notifies,
-	    srv.st.notifies_unrouted, srv.st.notifies_dropped, d.published,
-	    d.publish_failed + srv.st.publish_failed, d.queued, srv.queued,
-	    srv.st.slow_dropped, srv.st.timeouts, d.listener_reconnects,
-	    db_listener_up() && db_listener_wait(srv.now) <= LISTENER_HUNG_S,
-	    db_listener_wait(srv.now), d.queue_usage, srv.nsse, srv.st.sse_opened,
-	    srv.st.sse_rejected, srv.st.sse_events, pub);
-	if (!body) {
+	m_family(&b, "pgws_notification_queue_usage", "gauge",
+	    "PostgreSQL's pg_notification_queue_usage(), 0 to 1, last sampled.");
+	m_num(&b, "pgws_notification_queue_usage", NULL, d.queue_usage);
+	m_hist(&b, "pgws_delivery_seconds",
+	    "Seconds from a notification's arrival to its last byte written, per reader.",
+	    &srv.delivery);
+	m_hist(&b, "pgws_publish_seconds",
+	    "Seconds from a client's message to PostgreSQL committing its NOTIFY.",
+	    &d.publish);
+	if (b.err) {
+		free(b.p);
 		conn_close(c, "out of memory");
 		return;
 	}
-	serve_respond(c, r, 200, "text/plain; version=0.0.4", NULL, body, n,
+	serve_respond(c, r, 200, "text/plain; version=0.0.4", NULL, b.p, b.len,
 	    head);
-	free(body);
+	free(b.p);
 }
 
 /* Out of descriptors is the server's trouble, not a missing file. */

@@ -28,4 +28,9 @@ void serve_respond(struct conn *c, const struct http_req *r, int status,
 void serve_text(struct conn *c, const struct http_req *r, int status,
     const char *text, const char *extra);
 
+/* Logs one answered request: client, method, path (tokens redacted,
+ * escaped), status, bytes of body and time since the request began. */
+void serve_log(struct conn *c, const struct http_req *r, int status,
+    size_t bytes);
+
 #endif

@@ -41,8 +41,8 @@ need() {
 
 # The suites this file runs.  New tests/test_*.{c,py} files run as well;
 # the ones listed here must exist.
-UNIT_SUITES="test_base64 test_chan test_config test_http test_json test_jwt test_sha1 test_ws test_x509name"
-PY_SUITES="test_protocol test_bridge test_abuse test_conformance test_tls test_client test_transports test_browser test_reliable test_dropin"
+UNIT_SUITES="test_base64 test_chan test_config test_http test_httpc test_json test_jwt test_log test_metrics test_sha1 test_ws test_x509name"
+PY_SUITES="test_protocol test_bridge test_abuse test_conformance test_tls test_client test_transports test_operate test_browser test_reliable test_dropin"
 listed() { # listed DIR EXT NAMES...: the named files, then any others in DIR
 	local d=$1 e=$2 n f
 	shift 2
@@ -91,6 +91,8 @@ make -s -j"$NPROC" deps >"$LOGS/deps.log" 2>&1 || cat "$LOGS/deps.log"
 if make -s pgws >"$LOGS/build.log" 2>&1; then ok "make: static pgws"; else cat "$LOGS/build.log"; bad "make"; fi
 if make -s pgws-debug >"$LOGS/debug.log" 2>&1; then ok "make debug"; else cat "$LOGS/debug.log"; bad "make debug"; fi
 if file pgws | grep -q 'statically linked'; then ok "pgws is statically linked"; else bad "pgws is not statically linked"; fi
+# promtool checks /metrics in test_operate.py when it can be had.
+make -s promtool >"$LOGS/promtool.log" 2>&1 || echo "   (promtool unavailable; test_operate checks /metrics with its own parser only)"
 if make -s build/loadgen >"$LOGS/loadgen.log" 2>&1; then ok "bench load generator builds"; else cat "$LOGS/loadgen.log"; bad "bench/loadgen.c"; fi
 
 # The release binaries (both ARM cross builds: minutes of CPU) build in

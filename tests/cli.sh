@@ -174,6 +174,14 @@ if [ -n "${PGWS_TEST_URI:-}" ]; then
 		    || bad "chroot: $(cat "$T/err")"
 		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/health")
 		[ "$code" = 200 ] && ok "chroot: /health 200 (database reached over TCP)" || bad "chroot health $code"
+		# The image's HEALTHCHECK and an init container's check, with
+		# nothing but the binary around them.
+		env -i "$(command -v chroot)" "$T/root" /pgws check --url "http://127.0.0.1:$port/health" \
+		    >"$T/chk" 2>&1 && grep -q '^ok: .* answered 200' "$T/chk" \
+		    && ok "chroot: pgws check --url (the HEALTHCHECK) exits 0" || bad "chroot check --url: $(cat "$T/chk")"
+		env -i PGWS_DB_URI=$PGWS_TEST_URI PGWS_JWT_SECRET=$SECRET "$(command -v chroot)" "$T/root" \
+		    /pgws check >"$T/chk" 2>&1 && grep -q '^ok: configuration valid; connected to .*LISTEN' "$T/chk" \
+		    && ok "chroot: pgws check reaches the database and LISTENs" || bad "chroot check: $(cat "$T/chk")"
 		kill -TERM $pid; wait $pid; rc=$?
 		[ $rc = 0 ] && ok "chroot: SIGTERM exits 0" || bad "chroot: exit $rc"
 	else

@@ -72,7 +72,7 @@ LISTENER_PIDS="SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
     AND (query LIKE 'LISTEN%' OR query LIKE '%pg_notification_queue_usage%')"
 
 cc -std=c11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
-    -D_DEFAULT_SOURCE -I. -I/usr/include/postgresql tests/db_drive.c db.c log.c \
+    -D_DEFAULT_SOURCE -I. -I/usr/include/postgresql tests/db_drive.c db.c log.c metrics.c \
     -o "$DRIVE" -lpq || { echo "build failed"; exit 1; }
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}

@@ -85,11 +85,13 @@ int main(void)
 	    "0123456789abcdef0123456789abcdef", 32);
 	CHECK_EQ_INT(cfg.jwt_base64, 0);
 	free(cfg.jwt_secret);
+	cfg.jwt_secret = NULL;
 
 	setenv("PGWS_JWT_SECRET_BASE64", "TRUE", 1);
 	config_load_secret();
 	CHECK_EQ_INT(cfg.jwt_base64, 1);
 	free(cfg.jwt_secret);
+	cfg.jwt_secret = NULL;
 
 	/* Not true or false: an error (exit 2), not silently false. */
 	setenv("PGWS_JWT_SECRET_BASE64", "maybe", 1);
@@ -107,6 +109,49 @@ int main(void)
 	setenv("PGWS_JWT_SECRET", "@/nonexistent/pgws-secret", 1);
 	CHECK_EQ_INT(secret_status(), 2);
 
+	/* SIGHUP's reader: the file again, never an exit. */
+	char err[512];
+	setenv("PGWS_JWT_SECRET", file_with("r", "second-secret\n", 14), 1);
+	v = NULL;
+	CHECK_EQ_INT(config_reload_secret(&v, &len, err, sizeof err), 1);
+	CHECK(v && len == 13 && !memcmp(v, "second-secret", 13));
+	free(v);
+	setenv("PGWS_JWT_SECRET", file_with("r", "\n", 1), 1);
+	CHECK_EQ_INT(config_reload_secret(&v, &len, err, sizeof err), -1);
+	CHECK(strstr(err, "is empty") != NULL && v == NULL);
+	setenv("PGWS_JWT_SECRET", "@/nonexistent/pgws-secret", 1);
+	CHECK_EQ_INT(config_reload_secret(&v, &len, err, sizeof err), -1);
+	CHECK(strstr(err, "PGWS_JWT_SECRET: cannot read /nonexistent/pgws-secret") != NULL);
+	setenv("PGWS_JWT_SECRET", "not-a-file", 1);
+	CHECK_EQ_INT(config_reload_secret(&v, &len, err, sizeof err), 0);
+
+	/* Every bad value counted, each reported; defaults stand in. */
+	setenv("PGWS_DB_URI", "postgres://x@y/z", 1);
+	setenv("PGWS_PORT", "abc", 1);
+	setenv("PGWS_POOL_SIZE", "0", 1);
+	setenv("PGWS_LOG_FORMAT", "xml", 1);
+	setenv("PGWS_LOG_LEVEL", "loud", 1);
+	FILE *saved = stderr;
+	stderr = fopen("/dev/null", "w");
+	config_free();
+	int n = config_read();
+	fclose(stderr);
+	stderr = saved;
+	CHECK_EQ_INT(n, 4);
+	CHECK_EQ_INT(cfg.port, 3000);
+	CHECK_EQ_INT(cfg.pool_size, 10);
+	CHECK(!strcmp(cfg.log_format, "text"));
+	setenv("PGWS_LOG_FORMAT", "JSON", 1);
+	unsetenv("PGWS_PORT");
+	unsetenv("PGWS_POOL_SIZE");
+	unsetenv("PGWS_LOG_LEVEL");
+	config_free();
+	CHECK_EQ_INT(config_read(), 0);
+	CHECK_EQ_INT(log_format, LOG_JSON);
+	config_free();
+	unsetenv("PGWS_LOG_FORMAT");
+
+	unlink(file_with("r", "", 0) + 1);
 	unlink(file_with("v", "", 0) + 1);
 	unlink(file_with("s", "", 0) + 1);
 	unlink(file_with("e", "", 0) + 1);
