@@ -455,7 +455,10 @@ def hostile_traffic(s):
 
 
 def test_json_logs():
-    with Server(PGWS_LOG_FORMAT="json", PGWS_LOG_LEVEL="debug") as s:
+    # A root, so the plain request in hostile_traffic is a 404 (without
+    # one every plain request is "Hello, Web!").
+    with Server(PGWS_LOG_FORMAT="json", PGWS_LOG_LEVEL="debug",
+                PGWS_ROOT_PATH=tempfile.mkdtemp()) as s:
         opened, refused = hostile_traffic(s)
         check(opened, "a channel named with newlines and escapes is granted")
         check(refused, "and refused (403) where the token names another")
@@ -819,7 +822,7 @@ def test_check_token():
 
 
 def test_check_url():
-    with Server() as s:
+    with Server(PGWS_ROOT_PATH=tempfile.mkdtemp()) as s:
         url = "http://127.0.0.1:%d/health" % s.port
         rc, out, err, _ = pgws_check("--url", url, PGWS_DB_URI=None, PGWS_JWT_SECRET=None)
         check(rc == 0 and one_line(out) and "200" in out,

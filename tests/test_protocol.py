@@ -627,7 +627,7 @@ NOTIFY_SQL = ("SELECT count(pg_notify('postgres-websockets-listener', "
 
 
 async def test_slow_reader():
-    with Server(PGWS_MAX_PENDING=65536) as srv:
+    with Server(PGWS_MAX_PENDING=65536, PGWS_MAX_PENDING_HARD=65536) as srv:
         slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.settimeout(5)
