@@ -35,7 +35,7 @@ def on_msg(data):
 
 async def ws_reader(url, ctx, ready):
     async with websockets.connect(url, ssl=ctx, max_size=None, ping_interval=None,
-                                  compression=None) as ws:
+                                  compression=None, close_timeout=0.5) as ws:
         ready.append(1)
         async for m in ws:
             on_msg(m.encode() if isinstance(m, str) else m)

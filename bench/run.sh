@@ -50,7 +50,8 @@
 #   PGWS_PEER [/work/shared/peers/node-bridge]   the peer's sources
 #   BENCH_KEEP [unset]          keep the temporary directory (logs)
 #
-# Needs: PostgreSQL server binaries + pgbench + psql, node + npm, cc.
+# Needs: PostgreSQL server binaries + pgbench + psql, node + npm, cc, openssl,
+# /usr/bin/python3 with python3-websockets (bench/pyclient.py).
 set -u
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
@@ -331,6 +332,9 @@ echo_() {   # echo_ KIND TAG N WINDOW SECS
 	"$LG" echo "$3" --port "$PORT" --token "$TOKEN_RW" --channel e \
 	    --window "$4" --duration "$5" >"$f" 2>>"$WORK/loadgen.err"
 	c1=$(cpu_us)
+	# the server's database connections now, and how many of them are TLS
+	put "$k" "${tag}_dbtls" "$(psql -qXAt "$PGWS_TEST_URI" -c "SELECT count(*) FILTER (WHERE s.ssl) || ' of ' || count(*)
+	    FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.datname = 'bench_$DBN'")"
 	stop_server
 	rt=$(get "$f" round_trips)
 	put "$k" "${tag}_per_s" "$(get "$f" round_trips_per_s)"
@@ -639,6 +643,7 @@ if [ "$DBTLS" = 1 ]; then
 	row "$ING, pgws's db connection over TLS" "latency p99 ms" ingest_p99_ms pgws-dbtls
 	row "$ING, pgws's db connection over TLS" "server CPU µs per message" ingest_cpu_us pgws-dbtls
 	row "$ING, pgws's db connection over TLS" "loadgen CPU %" ingest_lg_cpu pgws-dbtls
+	row "$ING, pgws's db connection over TLS" "server's db connections on TLS (plain run: ${R[pgws.ingest_dbtls]:-?})" ingest_dbtls pgws-dbtls
 fi
 if [ "$PY_N" -gt 0 ]; then
 	for t in ws wss sse; do
