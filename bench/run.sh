@@ -161,6 +161,10 @@ if [ "$DBTLS" = 1 ]; then
 	[ "$(psql -qXAt "$PGWS_TEST_URI?sslmode=require" -c "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")" = t ] ||
 		fail "the bench cluster does not serve TLS"
 fi
+# libpq's default (sslmode=prefer) would now take TLS: every client but the
+# TLS row's pgws (PGSSLMODE=require on its command line) stays plain, as
+# before ssl=on: pgws, the base binary, psql, pgbench (and node-postgres).
+export PGSSLMODE=disable
 DBN=0
 fresh_db() {   # sets DB_URI to a new, empty database with bench_seq
 	DBN=$((DBN + 1))
