@@ -3,7 +3,7 @@
 # the same machine in the same run, against one throwaway PostgreSQL.  Each
 # scenario runs pgws and then the peer, each on a fresh server process and a
 # fresh database, and prints ONE table:
-#   scenario | metric | pgws (epoll) | pgws (poll) | peer | ratio
+#   scenario | metric | pgws (epoll) | pgws (poll) | peer | ratio [| base]
 # (ratio = pgws (epoll) / peer).  pgws runs with PGWS_EVENT_BACKEND=epoll (the
 # Linux default) everywhere, and again with PGWS_EVENT_BACKEND=poll where the
 # backend matters: the idle + trickle runs, the fan-outs (rated, saturated,
