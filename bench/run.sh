@@ -3,7 +3,7 @@
 # the same machine in the same run, against one throwaway PostgreSQL.  Each
 # scenario runs pgws and then the peer, each on a fresh server process and a
 # fresh database, and prints ONE table:
-#   scenario | metric | pgws (epoll) | pgws (poll) | peer | ratio
+#   scenario | metric | pgws (epoll) | pgws (poll) | peer | ratio [| base]
 # (ratio = pgws (epoll) / peer).  pgws runs with PGWS_EVENT_BACKEND=epoll (the
 # Linux default) everywhere, and again with PGWS_EVENT_BACKEND=poll where the
 # backend matters: the idle + trickle runs, the fan-outs (rated, saturated,
@@ -36,10 +36,22 @@
 #   BENCH_DISPATCH_SECS [1]     seconds per payload in the dispatch microbenchmark
 #   BENCH_POLL [1]              also run pgws with PGWS_EVENT_BACKEND=poll
 #                               where the backend matters (0: epoll only)
+#   BENCH_PY_N [50]             readers of the ws/wss/SSE fan-out rows (pyclient.py)
+#   BENCH_PY_RATE [50]          notifications/s to them
+#   BENCH_PY_SECS [5]           for this many seconds (BENCH_PY_N=0: skip them)
+#   BENCH_PUB_N [20]            keep-alive connections POSTing (HTTP publish)
+#   BENCH_PUB_SECS [5]          seconds of HTTP publish (BENCH_PUB_N=0: skip it)
+#   BENCH_DBTLS [1]             also run ingest with pgws's database connection
+#                               over TLS (PGSSLMODE=require; the bench cluster
+#                               has ssl=on, plain connections still allowed)
+#   BENCH_BASE [unset]          another pgws binary (e.g. from before a
+#                               refactor), run as column "base" on the rated
+#                               and saturated fan-outs and on ingest
 #   PGWS_PEER [/work/shared/peers/node-bridge]   the peer's sources
 #   BENCH_KEEP [unset]          keep the temporary directory (logs)
 #
-# Needs: PostgreSQL server binaries + pgbench + psql, node + npm, cc.
+# Needs: PostgreSQL server binaries + pgbench + psql, node + npm, cc, openssl,
+# /usr/bin/python3 with python3-websockets (bench/pyclient.py).
 set -u
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
@@ -70,11 +82,22 @@ INGEST_WINDOW=${BENCH_INGEST_WINDOW:-32}
 INGEST_SECS=${BENCH_INGEST_SECS:-5}
 STARTUP_REPS=${BENCH_STARTUP_REPS:-5}
 DISPATCH_SECS=${BENCH_DISPATCH_SECS:-1}
+PY_N=${BENCH_PY_N:-50}
+PY_RATE=${BENCH_PY_RATE:-50}
+PY_SECS=${BENCH_PY_SECS:-5}
+PUB_N=${BENCH_PUB_N:-20}
+PUB_SECS=${BENCH_PUB_SECS:-5}
+DBTLS=${BENCH_DBTLS:-1}
+BASE=${BENCH_BASE:-}
+[ -z "$BASE" ] || [ -x "$BASE" ] || { echo "bench: BENCH_BASE=$BASE is not executable" >&2; exit 1; }
+PY=/usr/bin/python3   # Debian's, with python3-websockets
 SECRET=reallyreallyreallyreallyverysafe
 LISTEN=postgres-websockets-listener
 SERVERS="pgws peer"              # everywhere: pgws = pgws, epoll backend
 ALL="pgws pgws-poll peer"       # where the backend matters
 [ "${BENCH_POLL:-1}" = 0 ] && ALL=$SERVERS
+WB=$ALL; IB=$SERVERS   # fan-outs and ingest: with the base binary too
+[ -n "$BASE" ] && WB="$ALL base" IB="$SERVERS base"
 # The backend is chosen on pgws's command line (server_cmd), never exported:
 # nothing else, the peer included, sees PGWS_EVENT_BACKEND.
 unset PGWS_EVENT_BACKEND
@@ -123,6 +146,25 @@ cp -r "$PEER_SRC" "$WORK/peer" && rm -rf "$WORK/peer/node_modules"
 . "$ROOT/tests/pg.sh"
 pg_start || fail "could not start PostgreSQL"
 command -v pgbench >/dev/null || fail "pgbench is not installed"
+# TLS: one test CA and server certificate (localhost, 127.0.0.1) made by
+# openssl now; the cluster serves TLS with it (ssl=on: pg_hba's host lines
+# match both, so the plain rows stay plain), and so does pgws-wss.
+PKI=$WORK/pki
+mkdir -p "$PKI" && pg_tls_certs "$PKI" || fail "openssl certificates"
+chmod 755 "$WORK" "$PKI" && chown postgres "$PKI"/server.key 2>/dev/null
+chmod 600 "$PKI"/server.key
+if [ "$DBTLS" = 1 ]; then
+	psql -qX "$PGWS_TEST_URI" -c "ALTER SYSTEM SET ssl_cert_file = '$PKI/server.crt'" \
+	    -c "ALTER SYSTEM SET ssl_key_file = '$PKI/server.key'" -c "ALTER SYSTEM SET ssl = on" \
+	    -c "SELECT pg_reload_conf()" >/dev/null || fail "ssl=on"
+	sleep 0.5
+	[ "$(psql -qXAt "$PGWS_TEST_URI?sslmode=require" -c "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")" = t ] ||
+		fail "the bench cluster does not serve TLS"
+fi
+# libpq's default (sslmode=prefer) would now take TLS: every client but the
+# TLS row's pgws (PGSSLMODE=require on its command line) stays plain, as
+# before ssl=on: pgws, the base binary, psql, pgbench (and node-postgres).
+export PGSSLMODE=disable
 DBN=0
 fresh_db() {   # sets DB_URI to a new, empty database with bench_seq
 	DBN=$((DBN + 1))
@@ -142,6 +184,9 @@ server_cmd() {   # server_cmd KIND: the argv that runs it
 	case $1 in
 	pgws) echo "env PGWS_EVENT_BACKEND=epoll $ROOT/pgws" ;;
 	pgws-poll) echo "env PGWS_EVENT_BACKEND=poll $ROOT/pgws" ;;
+	pgws-dbtls) echo "env PGSSLMODE=require PGWS_EVENT_BACKEND=epoll $ROOT/pgws" ;;
+	pgws-wss) echo "env PGWS_CERTIFICATE_FILE=$PKI/server.crt PGWS_KEY_FILE=$PKI/server.key PGWS_EVENT_BACKEND=epoll $ROOT/pgws" ;;
+	base) echo "env PGWS_EVENT_BACKEND=epoll $BASE" ;;
 	peer) echo "node $WORK/peer/server.js" ;;
 	esac
 }
@@ -291,6 +336,9 @@ echo_() {   # echo_ KIND TAG N WINDOW SECS
 	"$LG" echo "$3" --port "$PORT" --token "$TOKEN_RW" --channel e \
 	    --window "$4" --duration "$5" >"$f" 2>>"$WORK/loadgen.err"
 	c1=$(cpu_us)
+	# the server's database connections now, and how many of them are TLS
+	put "$k" "${tag}_dbtls" "$(psql -qXAt "$PGWS_TEST_URI" -c "SELECT count(*) FILTER (WHERE s.ssl) || ' of ' || count(*)
+	    FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.datname = 'bench_$DBN'")"
 	stop_server
 	rt=$(get "$f" round_trips)
 	put "$k" "${tag}_per_s" "$(get "$f" round_trips_per_s)"
@@ -411,6 +459,49 @@ trickle() {   # trickle KIND TAG NIDLE SECS: NIDLE idle websockets + 1 subscribe
 	put "$k" "${tag}_us_per_turn" "$(awk -v c="$cpu" -v t="$turns" 'BEGIN{printf "%.0f", t ? c/t : 0}')"
 }
 
+pyfan() {   # pyfan KIND TAG ws|wss|sse: PY_N pyclient.py readers, rated notifications
+	local k=$1 tag=$2 f=$WORK/$1.$2 c0 c1 sent del
+	start_server "$k"
+	"$PY" "$BENCH/pyclient.py" fanout "$3" "$PY_N" --port "$PORT" --token "$TOKEN_R" \
+	    --channel bench --quiet-ms 3000 --duration 120 >"$f" 2>>"$WORK/pyclient.err" &
+	LG_PID=$!
+	wait_line "$f" '^READY' 90 || say "$k: $3 readers never all up"
+	sleep 1
+	c0=$(cpu_us)
+	pgbench -n -f "$WORK/notify.sql" -c 1 -R "$PY_RATE" -T "$PY_SECS" "$DB_URI" \
+	    >"$WORK/$k.$tag.pgbench" 2>&1 ||
+		say "$k: pgbench failed: $(tail -2 "$WORK/$k.$tag.pgbench")"
+	wait_line "$f" '^DONE' 120 || say "$k: $3 fan-out never went quiet"
+	c1=$(cpu_us)
+	wait "$LG_PID" 2>/dev/null
+	LG_PID=
+	stop_server
+	sent=$(sent_count)
+	del=$(get "$f" delivered)
+	put "$k" "${tag}_open" "$(sed -n 's/^READY open=\([0-9]*\).*/\1/p' "$f")"
+	put "$k" "${tag}_missing" $((sent * PY_N - ${del:-0}))
+	put "$k" "${tag}_per_s" "$(get "$f" deliveries_per_s)"
+	put "$k" "${tag}_p50_ms" "$(awk -v v="$(get "$f" lat_p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" "${tag}_p99_ms" "$(awk -v v="$(get "$f" lat_p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" "${tag}_cpu_us" "$(awk -v c=$((c1 - c0)) -v d="${del:-0}" 'BEGIN{printf "%.2f", d ? c/d : 0}')"
+}
+
+publish_() {   # publish_ KIND: PUB_N keep-alive connections POST for PUB_SECS
+	local k=$1 f=$WORK/$1.pub c0 c1 rq
+	start_server "$k"
+	c0=$(cpu_us)
+	"$PY" "$BENCH/pyclient.py" publish "$PUB_N" --port "$PORT" --token "$TOKEN_RW" \
+	    --channel pub --duration "$PUB_SECS" >"$f" 2>>"$WORK/pyclient.err"
+	c1=$(cpu_us)
+	stop_server
+	rq=$(get "$f" requests)
+	put "$k" pub_per_s "$(get "$f" requests_per_s)"
+	put "$k" pub_errors "$(get "$f" errors)"
+	put "$k" pub_p50_ms "$(awk -v v="$(get "$f" lat_p50_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" pub_p99_ms "$(awk -v v="$(get "$f" lat_p99_us)" 'BEGIN{printf "%.2f", v/1000}')"
+	put "$k" pub_cpu_us "$(awk -v c=$((c1 - c0)) -v d="${rq:-0}" 'BEGIN{printf "%.1f", d ? c/d : 0}')"
+}
+
 T1=$(date +%s)
 for k in $SERVERS; do say "$k: footprint";   footprint "$k"; done
 [ -n "$MERGED" ] || for k in $SERVERS; do say "$k: idle $IDLE_N"; idle "$k"; done
@@ -426,7 +517,7 @@ if [ "$TRK_BASE" = 1 ]; then
 		trickle "$k" trk0 0 "$TRK_BASE_SECS"
 	done
 fi
-for k in $ALL; do
+for k in $WB; do
 	say "$k: fan-out $FAN_N x $FAN_RATE/s for ${FAN_SECS}s"
 	fanout "$k" fan "$FAN_N" -c 1 -R "$FAN_RATE" -T "$FAN_SECS"
 done
@@ -436,7 +527,7 @@ if [ "$MANY_N" -gt 0 ]; then
 		fanout "$k" many "$MANY_N" -c 1 -R "$MANY_RATE" -T "$MANY_SECS"
 	done
 fi
-for k in $ALL; do
+for k in $WB; do
 	say "$k: saturated fan-out $SAT_N x $((SAT_TX * SAT_CLIENTS)) notifications"
 	fanout "$k" sat "$SAT_N" -c "$SAT_CLIENTS" -t "$SAT_TX"
 done
@@ -444,18 +535,40 @@ for k in $SERVERS; do
 	say "$k: echo $ECHO_N writers ${ECHO_SECS}s"
 	echo_ "$k" echo "$ECHO_N" 1 "$ECHO_SECS"
 done
-for k in $SERVERS; do
+[ "$DBTLS" = 1 ] && IB="$IB pgws-dbtls"
+for k in $IB; do
 	say "$k: ingest $INGEST_N writers x $INGEST_WINDOW in flight ${INGEST_SECS}s"
 	echo_ "$k" ingest "$INGEST_N" "$INGEST_WINDOW" "$INGEST_SECS"
 done
+if [ "$PY_N" -gt 0 ]; then
+	for t in ws sse; do
+		say "pgws: $t fan-out $PY_N pyclient readers x $PY_RATE/s for ${PY_SECS}s"
+		pyfan pgws "py$t" "$t"
+	done
+	say "pgws-wss: wss fan-out $PY_N pyclient readers x $PY_RATE/s for ${PY_SECS}s"
+	pyfan pgws-wss pywss wss
+fi
+if [ "$PUB_N" -gt 0 ]; then
+	say "pgws: HTTP publish $PUB_N keep-alive connections ${PUB_SECS}s"
+	publish_ pgws
+fi
 say "dispatch microbenchmark"
 "$WORK/dispatch" "$DISPATCH_SECS" >"$WORK/dispatch.out"
 
 # --- table -------------------------------------------------------------------
-row() {   # row SCENARIO METRIC KEY
-	local a=${R[pgws.$3]:-} p=${R[pgws-poll.$3]:-} b=${R[peer.$3]:-} ratio
+BCOL=   # the base column, with BENCH_BASE only
+[ -n "$BASE" ] && BCOL=1
+row() {   # row SCENARIO METRIC KEY [KIND]: KIND's value in the pgws (epoll) column
+	local a=${R[${4:-pgws}.$3]:-} p=${R[pgws-poll.$3]:-} b=${R[peer.$3]:-} ratio
+	[ -n "${4:-}" ] && p= b=
 	ratio=$(awk -v a="$a" -v b="$b" 'BEGIN{ if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.3g", a / b }')
-	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "${a:--}" "${p:--}" "${b:--}" "$ratio"
+	if [ -n "$BCOL" ]; then
+		local c=${R[base.$3]:-}
+		[ -n "${4:-}" ] && c=
+		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "${a:--}" "${p:--}" "${b:--}" "$ratio" "${c:--}"
+	else
+		printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "${a:--}" "${p:--}" "${b:--}" "$ratio"
+	fi
 }
 sent3() {   # sent3 KEY: "pgws A / B / peer C", what each was sent
 	echo "epoll ${R[pgws.$1]:-?} / poll ${R[pgws-poll.$1]:-?} / peer ${R[peer.$1]:-?}"
@@ -463,8 +576,13 @@ sent3() {   # sent3 KEY: "pgws A / B / peer C", what each was sent
 FAN="fan-out $FAN_N x ${FAN_RATE}/s ${FAN_SECS}s"
 SAT="fan-out saturated $SAT_N x $((SAT_TX * SAT_CLIENTS))"
 echo
-echo "| scenario | metric | pgws (epoll) | pgws (poll) | peer | ratio |"
-echo "|---|---|---|---|---|---|"
+if [ -n "$BCOL" ]; then
+	echo "| scenario | metric | pgws (epoll) | pgws (poll) | peer | ratio | base |"
+	echo "|---|---|---|---|---|---|---|"
+else
+	echo "| scenario | metric | pgws (epoll) | pgws (poll) | peer | ratio |"
+	echo "|---|---|---|---|---|---|"
+fi
 row footprint "binary KB (pgws stripped static; peer node + app)" binary_kb
 row footprint "start-up to \"Listening on port\" ms (median of $STARTUP_REPS)" startup_ms
 row footprint "idle RSS KB" idle_rss_kb
@@ -524,9 +642,37 @@ row "$ING" "messages/s (NOTIFYed and back)" ingest_per_s
 row "$ING" "latency p99 ms" ingest_p99_ms
 row "$ING" "server CPU µs per message" ingest_cpu_us
 row "$ING" "loadgen CPU %" ingest_lg_cpu
+if [ "$DBTLS" = 1 ]; then
+	row "$ING, pgws's db connection over TLS" "messages/s (NOTIFYed and back)" ingest_per_s pgws-dbtls
+	row "$ING, pgws's db connection over TLS" "latency p99 ms" ingest_p99_ms pgws-dbtls
+	row "$ING, pgws's db connection over TLS" "server CPU µs per message" ingest_cpu_us pgws-dbtls
+	row "$ING, pgws's db connection over TLS" "loadgen CPU %" ingest_lg_cpu pgws-dbtls
+	row "$ING, pgws's db connection over TLS" "server's db connections on TLS (plain run: ${R[pgws.ingest_dbtls]:-?})" ingest_dbtls pgws-dbtls
+fi
+if [ "$PY_N" -gt 0 ]; then
+	for t in ws wss sse; do
+		k=pgws
+		[ $t = wss ] && k=pgws-wss
+		PYS="$t fan-out $PY_N pyclient readers x ${PY_RATE}/s ${PY_SECS}s"
+		row "$PYS" "readers up" py${t}_open $k
+		row "$PYS" "deliveries/s" py${t}_per_s $k
+		row "$PYS" "missing deliveries" py${t}_missing $k
+		row "$PYS" "latency p50 ms" py${t}_p50_ms $k
+		row "$PYS" "latency p99 ms" py${t}_p99_ms $k
+		row "$PYS" "server CPU µs per delivery" py${t}_cpu_us $k
+	done
+fi
+if [ "$PUB_N" -gt 0 ]; then
+	PUB="HTTP publish $PUB_N keep-alive connections ${PUB_SECS}s (pyclient)"
+	row "$PUB" "requests/s (200 after PostgreSQL's ack)" pub_per_s
+	row "$PUB" "failed requests" pub_errors
+	row "$PUB" "latency p50 ms" pub_p50_ms
+	row "$PUB" "latency p99 ms" pub_p99_ms
+	row "$PUB" "server CPU µs per request" pub_cpu_us
+fi
 for c in bench_payload envelope payload_1k; do
-	printf '| dispatch (pgws code only) | %s (%s B) notifications/s parsed+routed | %s | - | - | - |\n' \
-	    "$c" "$(get "$WORK/dispatch.out" "dispatch_${c}_bytes")" "$(get "$WORK/dispatch.out" "dispatch_${c}_per_s")"
+	printf '| dispatch (pgws code only) | %s (%s B) notifications/s parsed+routed | %s | - | - | - |%s\n' \
+	    "$c" "$(get "$WORK/dispatch.out" "dispatch_${c}_bytes")" "$(get "$WORK/dispatch.out" "dispatch_${c}_per_s")" "${BCOL:+ - |}"
 done
 echo
 say "done: scenarios $(($(date +%s) - T1)) s, all $(($(date +%s) - T0)) s (ratio = pgws (epoll) / peer)"
