@@ -245,19 +245,23 @@ static void on_notify(const char *payload, size_t len)
 		uint32_t before = c->n;
 		struct conn *r = &srv.conns[c->readers[i].id];
 		if (r->state == CS_WS) {
-			if (!m && !(m = msg_frame(WS_OP_TEXT, payload, len))) {
-				dropped_notify(ch, chlen, "out of memory");
-				break;
+			if (!m) {
+				if (!(m = msg_frame(WS_OP_TEXT, payload, len))) {
+					dropped_notify(ch, chlen, "out of memory");
+					break;
+				}
+				m->t_arr = srv.now;     /* read from the listener this turn */
 			}
-			m->t_arr = srv.now;     /* read from the listener this turn */
 			if (conn_send(r, m) == 0)
 				srv.st.msgs_out++;
 		} else if (r->state == CS_SSE) {
-			if (!ev && !(ev = stream_event(payload, len))) {
-				dropped_notify(ch, chlen, "out of memory");
-				break;
+			if (!ev) {
+				if (!(ev = stream_event(payload, len))) {
+					dropped_notify(ch, chlen, "out of memory");
+					break;
+				}
+				ev->t_arr = srv.now;
 			}
-			ev->t_arr = srv.now;
 			if (conn_send(r, ev) == 0) {
 				srv.st.msgs_out++;
 				srv.st.sse_events++;
