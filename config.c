@@ -53,13 +53,16 @@ static void bad(const char *fmt, ...)
 
 enum { V_STR, V_URI, V_SECRET, V_BOOL, V_INT, V_LEVEL, V_FORMAT };
 
-/* PGWS_PUBLISH_QUEUE_BYTES' ceiling: 16 GiB where a long holds it; on
- * 32-bit targets (armv7) the largest long, 2 GiB - 1. */
-#if LONG_MAX >= 17179869184
-#define PUBLISH_BYTES_MAX 17179869184L
+/* Byte ceilings of 16 and 64 GiB where a long holds them; on 32-bit
+ * targets (armv7) the largest long, 2 GiB - 1. */
+#if LONG_MAX >= 68719476736
+#define BYTES_16G 17179869184L
+#define BYTES_64G 68719476736L
 #else
-#define PUBLISH_BYTES_MAX LONG_MAX
+#define BYTES_16G LONG_MAX
+#define BYTES_64G LONG_MAX
 #endif
+#define PUBLISH_BYTES_MAX BYTES_16G
 
 struct var {
 	const char *name;
@@ -113,10 +116,10 @@ static const struct var vars[] = {
 	  1073741824, "bytes queued for one client (64 counted per message) past "
 	  "which it is not read and must make progress within PGWS_SLOW_TIMEOUT" },
 	{ "PGWS_MAX_PENDING_HARD", "134217728", V_INT, &cfg.max_pending_hard,
-	  1024, 17179869184L, "bytes queued for one client past which it is "
+	  1024, BYTES_16G, "bytes queued for one client past which it is "
 	  "dropped at once (at least PGWS_MAX_PENDING)" },
 	{ "PGWS_MAX_PENDING_TOTAL", "268435456", V_INT, &cfg.max_pending_total,
-	  65536, 68719476736L, "bytes of output queued for all clients together; "
+	  65536, BYTES_64G, "bytes of output queued for all clients together; "
 	  "beyond it the one waiting longest for its socket is dropped" },
 	{ "PGWS_SLOW_TIMEOUT", "5", V_INT, &cfg.slow_timeout, 1, 3600,
 	  "seconds a client over PGWS_MAX_PENDING may go without taking a byte" },

@@ -175,7 +175,10 @@ int proc_stat_parse(const char *s, size_t n, long ticks, struct proc_stat *ps)
 		i++;
 	}
 	/* 14 utime, 15 stime (ticks), 22 starttime (ticks after boot),
-	 * 23 vsize (bytes), 24 rss (pages). */
+	 * 23 vsize (bytes), 24 rss (pages).  No real value comes near 2^62;
+	 * one past it is refused rather than wrapped or turned negative. */
+	if (f[14] > (1ULL << 62) || f[15] > (1ULL << 62) || f[24] > (1ULL << 62))
+		return -1;
 	ps->cpu_seconds = (double)(f[14] + f[15]) / (double)ticks;
 	ps->start_ticks = (double)f[22];
 	ps->vsize = f[23];

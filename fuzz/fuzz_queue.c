@@ -24,6 +24,7 @@
 #include "../ws.c"
 #include "../sha1.c"
 #include "../base64.c"
+#include "../metrics.c"
 
 struct config cfg;
 
@@ -32,6 +33,9 @@ void bridge_end(struct conn *c) { (void)c; }
 void bridge_input(struct conn *c, unsigned char *p, size_t len) { (void)c; (void)p; (void)len; }
 void bridge_timers(struct conn *c) { c->next_ping = srv.now + 1e9; }
 void serve_input(struct conn *c) { (void)c; }
+void publish_input(struct conn *c, const unsigned char *p, size_t n) { (void)c; (void)p; (void)n; }
+double stream_due(const struct conn *c) { return c->next_ping; }
+void stream_timers(struct conn *c) { (void)c; }
 ssize_t tls_read(struct tls *t, int fd, void *buf, size_t n) { (void)t; return read(fd, buf, n); }
 ssize_t tls_writev(struct tls *t, int fd, const struct iovec *iov, int n) { (void)t; return writev(fd, iov, n); }
 int tls_flush(struct tls *t, int fd) { (void)t; (void)fd; return 0; }
