@@ -30,7 +30,9 @@
 
 #define TEXT_OID 25              /* pg_type.oid of text */
 #define BACKOFF_MAX 32.0         /* seconds */
-#define CONNECT_TIMEOUT 10.0     /* seconds for a non-blocking connect or LISTEN */
+#define CONNECT_TIMEOUT_S "10"
+#define CONNECT_TIMEOUT 10.0     /* seconds: pg_start's connect_timeout, the bound of a
+                                    non-blocking attempt when it is 0, and LISTEN's */
 #define QUEUE_DEFAULT 10000
 #define BATCH_DEFAULT 256
 #define IDLE_DEFAULT 600.0       /* seconds; hasql-pool's idle time, as the original */
@@ -78,6 +80,11 @@ struct dconn {
 	size_t solo;        /* head messages to resend one per batch */
 	int berr;           /* a statement of the batch in flight failed */
 	char why[200];      /* first error of the batch in flight */
+
+	/* a non-blocking attempt over a multi-host string (see host_walk) */
+	int hix;            /* host tried now; -1: libpq has the whole string */
+	int pass;           /* target_session_attrs=prefer-standby: 0 standby, 1 any */
+	char errs[768];     /* each host's failure so far, "; " between them */
 };
 
 static struct {
@@ -92,6 +99,13 @@ static struct {
 	size_t bytes_max;       /* payload bytes queued across the pool, at most */
 	size_t qbytes;          /* payload bytes queued now */
 	size_t batch_max;
+	/* The effective options of the start-up connection, for host_walk. */
+	PQconninfoOption *opts;
+	const char **keys, **vals;  /* opts as PQconnectStartParams wants them */
+	int ihost, iaddr, iport, itsa;  /* their indexes in keys (-1: absent) */
+	int nhost;              /* entries of hostaddr, else host; > 1: walked */
+	int prefer_standby;     /* target_session_attrs=prefer-standby */
+	double tmo;             /* seconds per host of a non-blocking attempt */
 	struct dconn lis;
 	struct dconn *pool;
 	struct dconn **polled;  /* connection of each entry db_pollfds wrote */
@@ -213,10 +227,12 @@ notice(void *arg, const char *msg)
  * keepalives notice a dead peer even without PGWS_CHECK_LISTENER_INTERVAL,
  * and tcp_user_timeout does while a batch waits unacknowledged (keepalives
  * only probe idle sockets, retransmission alone takes minutes);
- * connect_timeout bounds the blocking start-up attempts (libpq ignores it in
- * PQconnectPoll, where CONNECT_TIMEOUT does that job).  The server converts
- * between the database's encoding and UTF8 (a character the database
- * cannot store fails that one statement).
+ * connect_timeout defaults to CONNECT_TIMEOUT unless PGCONNECT_TIMEOUT is
+ * set (a value passed here would hide the variable from libpq).  libpq
+ * applies it to the blocking start-up attempts; the non-blocking ones apply
+ * it themselves (host_walk).  The server converts between the database's
+ * encoding and UTF8 (a character the database cannot store fails that one
+ * statement).
  */
 static PGconn *
 pg_start(int blocking)
@@ -228,8 +244,11 @@ pg_start(int blocking)
 	};
 	/* client_encoding comes after dbname, so it wins over the user's:
 	 * websockets carry UTF-8 only, whatever the database's encoding. */
+	const char *env = getenv("PGCONNECT_TIMEOUT");
+	/* A NULL or empty value is skipped by libpq, as if not passed. */
 	const char *vals[] = {
-		"pgws", "10", "1", "10", "5", "3", "30000", db.uri, "UTF8", NULL
+		"pgws", env && *env ? NULL : CONNECT_TIMEOUT_S, "1", "10", "5",
+		"3", "30000", db.uri, "UTF8", NULL
 	};
 
 	if (blocking)
@@ -384,7 +403,7 @@ conn_flush(struct dconn *c)
 static void
 conn_failed(struct dconn *c, double now, const char *why)
 {
-	char line[256], nb[32];
+	char line[1024], nb[32];
 
 	oneline(line, sizeof line, why);
 	PQfinish(c->pg);
@@ -398,22 +417,232 @@ conn_failed(struct dconn *c, double now, const char *why)
 	c->backoff = next_backoff(c->backoff);
 }
 
+/*
+ * host_walk: connect_timeout and multi-host strings without blocking.
+ *
+ * libpq walks host=a,b and applies connect_timeout itself only in the
+ * blocking PQconnectdb, which pgws uses for the start-up listener alone.
+ * PQconnectPoll, which every later connection goes through, ignores
+ * connect_timeout, and a deadline of ours can only abandon libpq's whole
+ * attempt, which restarts at the first host: a first host that accepts
+ * and never answers would hide every other one from the pool and from a
+ * reconnecting listener.  So when the string names more than one host
+ * (host, or hostaddr when given), pgws walks them itself, one libpq
+ * attempt per host: the effective options of the start-up connection
+ * (PQconninfo: the URI or conninfo, the PG* variables and the defaults
+ * merged by libpq) with host, hostaddr and port narrowed to entry i (a
+ * single port serves every host, as in libpq).  A host that fails, does
+ * not answer within connect_timeout, or does not match
+ * target_session_attrs (libpq checks that within its one host) is logged
+ * and the next one tried at once; prefer-standby is two passes, standby
+ * then any, as libpq makes it.  Only when every host failed does the
+ * attempt fail, with one line holding each host's cause, and back off.
+ * Everything inside one host stays libpq's: its addresses, sslmode's
+ * prefer/allow fallback, authentication.  A single-host string is left to
+ * libpq whole, with connect_timeout as our deadline.
+ *
+ * Differences, kept because closing them means re-implementing libpq:
+ * the deadline covers a host, where libpq's covers each address of a name
+ * that resolves to several; connect_timeout=0 (libpq: no limit) is
+ * CONNECT_TIMEOUT here, so that no reconnection can hang for good; an
+ * empty entry of a list (host=a,,b) is left unset, so PGHOST or PGPORT
+ * fill it where libpq would take its compiled default.
+ */
+static int
+list_len(const char *s)
+{
+	int n = 1;
+
+	for (; s && *s; s++)
+		n += *s == ',';
+	return s ? n : 0;
+}
+
+/* Entry i of a comma-separated list into out[cap]; libpq splits host,
+ * hostaddr and port on every comma, with no escape. */
+static void
+list_item(const char *s, int i, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (s && *s && i > 0)
+		i -= *s++ == ',';
+	while (s && *s && *s != ',' && n + 1 < cap)
+		out[n++] = *s++;
+	out[n] = '\0';
+}
+
+/* Takes what host_walk needs from the start-up connection pg.  Without it
+ * (out of memory) every attempt is left to libpq whole. */
+static void
+walk_init(PGconn *pg)
+{
+	const char *host, *addr, *tmo = "";
+	PQconninfoOption *o;
+	int n = 0, i;
+	long t;
+
+	db.ihost = db.iaddr = db.iport = db.itsa = -1;
+	db.tmo = CONNECT_TIMEOUT;
+	if (!(db.opts = PQconninfo(pg)))
+		return;
+	for (o = db.opts; o->keyword; o++)
+		n++;
+	db.keys = calloc((size_t)n + 1, sizeof *db.keys);
+	db.vals = calloc((size_t)n + 1, sizeof *db.vals);
+	if (!db.keys || !db.vals)
+		return;
+	for (i = 0; i < n; i++) {
+		const char *k = db.opts[i].keyword, *v = db.opts[i].val;
+
+		db.keys[i] = k;
+		db.vals[i] = v;
+		if (!v)
+			continue;
+		if (!strcmp(k, "host"))
+			db.ihost = i;
+		else if (!strcmp(k, "hostaddr"))
+			db.iaddr = i;
+		else if (!strcmp(k, "port"))
+			db.iport = i;
+		else if (!strcmp(k, "target_session_attrs"))
+			db.itsa = i;
+		else if (!strcmp(k, "connect_timeout"))
+			tmo = v;
+	}
+	/* libpq's rules: at least 2 s; 0 or less is no limit (see above).
+	 * libpq has already refused a value that is not an int. */
+	t = strtol(tmo, NULL, 10);
+	db.tmo = t <= 0 ? CONNECT_TIMEOUT : t < 2 ? 2 : (double)t;
+	host = db.ihost >= 0 ? db.vals[db.ihost] : "";
+	addr = db.iaddr >= 0 ? db.vals[db.iaddr] : "";
+	db.nhost = *addr ? list_len(addr) : *host ? list_len(host) : 1;
+	db.prefer_standby = db.itsa >= 0 &&
+	    !strcmp(db.vals[db.itsa], "prefer-standby");
+}
+
+/* Starts libpq on host c->hix alone. */
+static PGconn *
+host_start(struct dconn *c)
+{
+	char h[1024], a[1024], p[1024];
+	const char *port = db.iport >= 0 ? db.opts[db.iport].val : NULL;
+
+	list_item(db.ihost >= 0 ? db.opts[db.ihost].val : NULL, c->hix, h, sizeof h);
+	list_item(db.iaddr >= 0 ? db.opts[db.iaddr].val : NULL, c->hix, a, sizeof a);
+	list_item(port, list_len(port) == 1 ? 0 : c->hix, p, sizeof p);
+	if (db.ihost >= 0)
+		db.vals[db.ihost] = h;
+	if (db.iaddr >= 0)
+		db.vals[db.iaddr] = a;
+	if (db.iport >= 0)
+		db.vals[db.iport] = p;
+	if (db.prefer_standby)
+		db.vals[db.itsa] = c->pass ? "any" : "standby";
+	/* The values are final: no expansion of dbname, no second merge. */
+	PGconn *pg = PQconnectStartParams(db.keys, db.vals, 0);
+
+	if (db.ihost >= 0)
+		db.vals[db.ihost] = db.opts[db.ihost].val;
+	if (db.iaddr >= 0)
+		db.vals[db.iaddr] = db.opts[db.iaddr].val;
+	if (db.iport >= 0)
+		db.vals[db.iport] = db.opts[db.iport].val;
+	if (db.prefer_standby)
+		db.vals[db.itsa] = db.opts[db.itsa].val;
+	return pg;
+}
+
+/*
+ * The attempt on the current host failed for why: notes it and closes the
+ * connection.  Returns 1 when host_walk has another host to try (c->hix,
+ * c->pass moved on), 0 when the attempt as a whole failed (c->errs says
+ * why).
+ */
+static int
+host_next(struct dconn *c, const char *why)
+{
+	char line[512], nb[32];
+	size_t n = strlen(c->errs);
+
+	oneline(line, sizeof line, why && *why ? why : "out of memory");
+	snprintf(c->errs + n, sizeof c->errs - n, "%s%s", n ? "; " : "", line);
+	PQfinish(c->pg);
+	c->pg = NULL;
+	if (c->hix < 0)
+		return 0;
+	if (++c->hix == db.nhost && db.prefer_standby && !c->pass) {
+		c->hix = 0;
+		c->pass = 1;
+	}
+	if (c->hix == db.nhost)
+		return 0;
+	log_msg(L_INFO, "%s: %s; trying host %d of %d", cname(c, nb, sizeof nb),
+	    line, c->hix + 1, db.nhost);
+	return 1;
+}
+
+/* Starts the attempt on c->hix (or libpq's whole string), moving past the
+ * hosts that fail at once. */
+static void
+attempt_start(struct dconn *c, double now)
+{
+	for (;;) {
+		c->pg = c->hix < 0 ? pg_start(0) : host_start(c);
+		if (c->pg && PQstatus(c->pg) != CONNECTION_BAD)
+			break;
+		if (!host_next(c, c->pg ? PQerrorMessage(c->pg) : NULL)) {
+			conn_failed(c, now, c->errs);
+			return;
+		}
+	}
+	PQsetNoticeProcessor(c->pg, notice, c);
+	c->st = C_CONNECTING;
+	/* libpq's contract: behave as if PQconnectPoll had said WRITING. */
+	c->cwant = POLLOUT;
+	c->when = now + db.tmo;
+}
+
+/* The host being tried failed or timed out: the next one, or back off. */
+static void
+attempt_failed(struct dconn *c, double now, const char *why)
+{
+	if (host_next(c, why))
+		attempt_start(c, now);
+	else
+		conn_failed(c, now, c->errs);
+}
+
+/*
+ * connect_timeout ran out on the host being tried.  libpq has already put
+ * "connection to server at ... failed: " in its message when it began on
+ * an address, so "timeout expired" completes it as libpq's blocking
+ * connect words it.
+ */
+static void
+attempt_timeout(struct dconn *c, double now)
+{
+	char msg[512];
+	const char *e = PQerrorMessage(c->pg), *h = PQhost(c->pg);
+
+	if (e && *e)
+		snprintf(msg, sizeof msg, "%stimeout expired", e);
+	else
+		snprintf(msg, sizeof msg, "connection to server at \"%s\", port %s "
+		    "failed: timeout expired", h ? h : "", PQport(c->pg));
+	attempt_failed(c, now, msg);
+}
+
 static void
 conn_start(struct dconn *c, double now)
 {
 	char nb[32];
 
 	log_msg(L_INFO, "%s: connecting", cname(c, nb, sizeof nb));
-	c->pg = pg_start(0);
-	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
-		conn_failed(c, now, c->pg ? PQerrorMessage(c->pg) : "out of memory");
-		return;
-	}
-	PQsetNoticeProcessor(c->pg, notice, c);
-	c->st = C_CONNECTING;
-	/* libpq's contract: behave as if PQconnectPoll had said WRITING. */
-	c->cwant = POLLOUT;
-	c->when = now + CONNECT_TIMEOUT;
+	c->hix = db.nhost > 1 ? 0 : -1;
+	c->pass = 0;
+	c->errs[0] = '\0';
+	attempt_start(c, now);
 }
 
 /* The connection is established: LISTEN again, or enter pipeline mode. */
@@ -460,7 +689,7 @@ connect_step(struct dconn *c, double now)
 		conn_established(c, now);
 		break;
 	default:
-		conn_failed(c, now, PQerrorMessage(c->pg));
+		attempt_failed(c, now, PQerrorMessage(c->pg));
 		break;
 	}
 }
@@ -785,9 +1014,12 @@ conn_timer(struct dconn *c, double now)
 		}
 		break;
 	case C_CONNECTING:
+		if (now >= c->when)
+			attempt_timeout(c, now);
+		break;
 	case C_SETUP:
 		if (now >= c->when)
-			conn_failed(c, now, "timed out");
+			conn_failed(c, now, "timed out waiting for LISTEN");
 		break;
 	case C_READY:
 		if (c->id < 0) {
@@ -876,6 +1108,7 @@ db_init(const struct db_cfg *cfg, char *err, size_t errcap)
 
 	if (!(db.lis.pg = connect_blocking(&db.lis, ebuf, sizeof ebuf)))
 		goto fail_libpq;
+	walk_init(db.lis.pg);
 	/* The channel is an identifier in LISTEN, a plain text value in
 	 * pg_notify; quoting keeps "odd" names working in both. */
 	if (!(id = PQescapeIdentifier(db.lis.pg, db.channel,
@@ -1127,5 +1360,8 @@ db_shutdown(void)
 	free(db.listen_sql);
 	free(db.ev);
 	free(db.arena);
+	free(db.keys);
+	free(db.vals);
+	PQconninfoFree(db.opts);
 	memset(&db, 0, sizeof db);
 }

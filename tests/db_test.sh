@@ -338,5 +338,80 @@ else
 	bad "start-up failure (rc $rc, $el s)" "$T/f10.out" "$T/f10.err"
 fi
 
+# 12-14: a multi-host string whose first host accepts TCP connections and
+# never answers (a listening socket nothing accepts from).  libpq gives up
+# on it after connect_timeout only in its blocking start-up connect; every
+# later connection is non-blocking, and db.c walks the hosts itself.
+SILENT=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(600)' "$SILENT" &
+for i in $(seq 100); do ss -ltn "sport = :$SILENT" | grep -q LISTEN && break; sleep 0.1; done
+MULTI="host=127.0.0.1,127.0.0.1 port=$SILENT,$PORT user=postgres dbname=postgres connect_timeout=2"
+
+# 12. A pool connection, opened on demand after start-up, reaches the
+# second host once the first has had its connect_timeout.
+timeout 20 "$DRIVE" "$URI" listen 3 >"$T/l12.out" 2>"$T/l12.err" &
+pid=$!
+wait_for "$T/l12.out" '^ready$' 10
+DB_POOL=1 DB_DEADLINE=15 timeout 30 "$DRIVE" "$MULTI" publish 3 >"$T/p12.out" 2>"$T/p12.err"
+prc=$?
+waitpid_t $pid 10
+rc=$?
+printf '%s\n' ready msg-0 msg-1 msg-2 >"$T/l12.want"
+if [ $rc = 0 ] && [ $prc = 0 ] && cmp -s "$T/l12.out" "$T/l12.want" &&
+    grep -qx 'done published=3 failed=0' "$T/p12.out" &&
+    grep -q "pool connection 0: connection to server at \"127.0.0.1\", port $SILENT failed: timeout expired; trying host 2 of 2" "$T/p12.err"; then
+	ok "multi-host: the pool skips a silent first host after connect_timeout and publishes"
+else
+	bad "multi-host pool (rc $rc/$prc)" "$T/l12.out" "$T/p12.out" "$T/p12.err"
+fi
+
+# 13. The listener, terminated, reconnects past the silent host within
+# connect_timeout (2 s) and a little.
+DB_CHECK_MS=500 timeout 40 "$DRIVE" "$MULTI" supervise >"$T/s13.out" 2>"$T/s13.err" &
+pid=$!
+el=
+if wait_for "$T/s13.out" '^ready$' 10; then
+	sleep 0.3
+	t0=$(date +%s.%N)
+	n=$(sql "SELECT count(pg_terminate_backend(pid)) FROM ($LISTENER_PIDS) s")
+	if wait_for "$T/s13.out" '^up$' 8; then
+		el=$(echo "$(date +%s.%N) - $t0" | bc)
+		notify "'$CH'" "'after'"
+	fi
+fi
+waitpid_t $pid 10
+rc=$?
+printf '%s\n' ready down up after >"$T/s13.want"
+if [ $rc = 0 ] && [ "${n:-}" = 1 ] && cmp -s "$T/s13.out" "$T/s13.want" &&
+    [ "$(echo "$el >= 1.9 && $el < 6" | bc)" = 1 ] &&
+    grep -q "listener: connection to server at \"127.0.0.1\", port $SILENT failed: timeout expired; trying host 2 of 2" "$T/s13.err"; then
+	ok "multi-host: the terminated listener is back past the silent host in $(echo "$el" | cut -c1-4) s"
+else
+	bad "multi-host listener reconnect (rc $rc, killed ${n:-?}, ${el:-never} s)" "$T/s13.out" "$T/s13.err"
+fi
+
+# 14. Every host failing is one line naming each host and its cause; the
+# listener comes back once the database does.  (Stops the cluster: last.)
+DB_CHECK_MS=500 DB_DEADLINE=40 timeout 50 "$DRIVE" "$MULTI" supervise >"$T/s14.out" 2>"$T/s14.err" &
+pid=$!
+ALLFAIL="listener: reconnection failed: connection to server at \"127.0.0.1\", port $SILENT failed: timeout expired; connection to server at \"127.0.0.1\", port $PORT failed: Connection refused"
+if wait_for "$T/s14.out" '^ready$' 10; then
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/data" -m fast -w -t 30 stop >/dev/null
+	wait_for "$T/s14.err" "$ALLFAIL" 10
+	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/data" -l "$T/pg.log" -w -t 30 \
+	    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $T -c fsync=off" start >/dev/null
+	wait_for "$T/s14.out" '^up$' 20 && notify "'$CH'" "'back'"
+fi
+waitpid_t $pid 10
+rc=$?
+printf '%s\n' ready down up back >"$T/s14.want"
+if [ $rc = 0 ] && cmp -s "$T/s14.out" "$T/s14.want" && grep -q "$ALLFAIL" "$T/s14.err"; then
+	ok "multi-host: all hosts down is one line with each host's cause; back with the database"
+else
+	bad "multi-host all failing (rc $rc)" "$T/s14.out" "$T/s14.err"
+fi
+
 echo "$PASS passed, $FAIL failed"
 [ $FAIL = 0 ]
