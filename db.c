@@ -441,12 +441,16 @@ conn_failed(struct dconn *c, double now, const char *why)
  * prefer/allow fallback, authentication.  A single-host string is left to
  * libpq whole, with connect_timeout as our deadline.
  *
- * Differences, kept because closing them means re-implementing libpq:
- * the deadline covers a host, where libpq's covers each address of a name
- * that resolves to several; connect_timeout=0 (libpq: no limit) is
- * CONNECT_TIMEOUT here, so that no reconnection can hang for good; an
- * empty entry of a list (host=a,,b) is left unset, so PGHOST or PGPORT
- * fill it where libpq would take its compiled default.
+ * Differences from libpq 15's own walk (which the start-up connection
+ * keeps): the next host is tried after any failure of one, where libpq 15
+ * ends the whole attempt at some (a TLS failure, a failed authentication),
+ * since telling them apart would mean reading libpq's messages, and a host
+ * failing alone should not keep the pool from the others; the deadline
+ * covers a host, where libpq's covers each address of a name that resolves
+ * to several; connect_timeout=0 (libpq: no limit) is CONNECT_TIMEOUT here,
+ * so that no reconnection can hang for good; an empty entry of a list
+ * (host=a,,b) is left unset, so PGHOST or PGPORT fill it where libpq would
+ * take its compiled default.
  */
 static int
 list_len(const char *s)

@@ -342,11 +342,14 @@ fi
 # never answers (a listening socket nothing accepts from).  libpq gives up
 # on it after connect_timeout only in its blocking start-up connect; every
 # later connection is non-blocking, and db.c walks the hosts itself.
-SILENT=$(free_port)
-python3 -c 'import socket, sys, time
+silent() { # PORT: a listening socket on 127.0.0.1:PORT that never accepts
+	python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(600)' "$SILENT" &
-for i in $(seq 100); do ss -ltn "sport = :$SILENT" | grep -q LISTEN && break; sleep 0.1; done
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(600)' "$1" &
+	for i in $(seq 100); do ss -ltn "sport = :$1" | grep -q LISTEN && break; sleep 0.1; done
+}
+SILENT=$(free_port)
+silent "$SILENT"
 MULTI="host=127.0.0.1,127.0.0.1 port=$SILENT,$PORT user=postgres dbname=postgres connect_timeout=2"
 
 # 12. A pool connection, opened on demand after start-up, reaches the
@@ -365,6 +368,24 @@ if [ $rc = 0 ] && [ $prc = 0 ] && cmp -s "$T/l12.out" "$T/l12.want" &&
 	ok "multi-host: the pool skips a silent first host after connect_timeout and publishes"
 else
 	bad "multi-host pool (rc $rc/$prc)" "$T/l12.out" "$T/p12.out" "$T/p12.err"
+fi
+
+# 12b. PGCONNECT_TIMEOUT, with none in the string, is the limit per host
+# for the start-up connection and the pool's alike (3 s each here).
+# logged_s FILE REGEX: the seconds of the first log line matching REGEX.
+logged_s() { date -d "$(grep -m1 -E "$2" "$1" | cut -d' ' -f1)" +%s.%N; }
+t0=$(date +%s.%N)
+PGCONNECT_TIMEOUT=3 DB_POOL=1 DB_DEADLINE=15 timeout 30 "$DRIVE" \
+    "host=127.0.0.1,127.0.0.1 port=$SILENT,$PORT user=postgres dbname=postgres" \
+    publish 1 >"$T/p12b.out" 2>"$T/p12b.err"
+prc=$?
+up=$(echo "$(logged_s "$T/p12b.err" 'listener: connected') - $t0" | bc)
+pool=$(echo "$(logged_s "$T/p12b.err" 'timeout expired; trying host 2') - $(logged_s "$T/p12b.err" 'pool connection 0: connecting')" | bc)
+if [ $prc = 0 ] && grep -qx 'done published=1 failed=0' "$T/p12b.out" &&
+    [ "$(echo "$up >= 2.9 && $up < 4.5 && $pool >= 2.9 && $pool < 3.5" | bc)" = 1 ]; then
+	ok "multi-host: PGCONNECT_TIMEOUT=3 applies at start-up ($(echo "$up" | cut -c1-4) s) and to the pool ($(echo "$pool" | cut -c1-4) s)"
+else
+	bad "multi-host PGCONNECT_TIMEOUT (rc $prc, start-up ${up:-?} s, pool ${pool:-?} s)" "$T/p12b.out" "$T/p12b.err"
 fi
 
 # 13. The listener, terminated, reconnects past the silent host within
@@ -390,6 +411,34 @@ if [ $rc = 0 ] && [ "${n:-}" = 1 ] && cmp -s "$T/s13.out" "$T/s13.want" &&
 	ok "multi-host: the terminated listener is back past the silent host in $(echo "$el" | cut -c1-4) s"
 else
 	bad "multi-host listener reconnect (rc $rc, killed ${n:-?}, ${el:-never} s)" "$T/s13.out" "$T/s13.err"
+fi
+
+# 13b. connect_timeout=0 is no limit to libpq (so the first host may not be
+# silent at start-up: it refuses then, and goes silent after), but a
+# reconnection still gives a silent host up after 10 s (CONNECT_TIMEOUT).
+SILENT0=$(free_port)
+DB_CHECK_MS=500 timeout 40 "$DRIVE" "host=127.0.0.1,127.0.0.1 port=$SILENT0,$PORT user=postgres dbname=postgres connect_timeout=0" \
+    supervise >"$T/s13b.out" 2>"$T/s13b.err" &
+pid=$!
+el=
+if wait_for "$T/s13b.out" '^ready$' 10; then
+	silent "$SILENT0"
+	t0=$(date +%s.%N)
+	n=$(sql "SELECT count(pg_terminate_backend(pid)) FROM ($LISTENER_PIDS) s")
+	if wait_for "$T/s13b.out" '^up$' 16; then
+		el=$(echo "$(date +%s.%N) - $t0" | bc)
+		notify "'$CH'" "'after'"
+	fi
+fi
+waitpid_t $pid 10
+rc=$?
+printf '%s\n' ready down up after >"$T/s13b.want"
+if [ $rc = 0 ] && [ "${n:-}" = 1 ] && cmp -s "$T/s13b.out" "$T/s13b.want" &&
+    [ "$(echo "$el >= 9.9 && $el < 14" | bc)" = 1 ] &&
+    grep -q "listener: connection to server at \"127.0.0.1\", port $SILENT0 failed: timeout expired; trying host 2 of 2" "$T/s13b.err"; then
+	ok "multi-host: connect_timeout=0 still gives a silent host up after 10 s on reconnection ($(echo "$el" | cut -c1-5) s)"
+else
+	bad "multi-host connect_timeout=0 (rc $rc, killed ${n:-?}, ${el:-never} s)" "$T/s13b.out" "$T/s13b.err"
 fi
 
 # 14. Every host failing is one line naming each host and its cause; the

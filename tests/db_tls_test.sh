@@ -363,30 +363,69 @@ expect_fail multi-host-plain-first "postgres://postgres@127.0.0.1:$PLAIN_PORT,lo
 SILENT=$(free_port)
 python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(120)' "$SILENT" &
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(600)' "$SILENT" &
 SILENT_PID=$!
 for i in $(seq 100); do ss -ltn "sport = :$SILENT" | grep -q LISTEN && break; sleep 0.1; done
 t0=$SECONDS
-# The listener's start-up connection skips the silent host after
-# connect_timeout.  (Known: a pool connection opened later, on demand,
-# connects without blocking, where libpq ignores connect_timeout; with a
-# first host that never answers it does not reach the second one.  See the
-# README, TLS to the database.)
+# The listener's start-up connection (libpq's blocking connect) skips the
+# silent host after connect_timeout; the pool connection, opened on demand
+# by the round trip's publish, connects without blocking, where pgws walks
+# the hosts itself and must skip it the same way.
 CT="host=127.0.0.1,localhost port=$SILENT,$TLS_PORT user=postgres dbname=postgres sslmode=verify-full $V connect_timeout=2"
 if start connect-timeout "$CT"; then
-	h=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")
-	enc=$(encrypted "$TLS_PORT")
-	[ "$h" = 200 ] && [ "$enc" = "1 t" ] \
-	    && ok "connect-timeout: the listener skipped the silent host and is up over TLS (pg_stat_ssl: $enc)" \
-	    || bad "connect-timeout: /health $h, pg_stat_ssl '$enc'"
+	t1=$SECONDS
+	if roundtrip connect-timeout && enc_ok "$(encrypted "$TLS_PORT")" &&
+	    grep -q "pool connection [01]: connection to server at \"127.0.0.1\", port $SILENT failed: timeout expired; trying host 2 of 2" "$T/connect-timeout.err"; then
+		ok "connect-timeout: listener and on-demand pool connection skipped the silent host, round trip over TLS ($((SECONDS - t1)) s; pg_stat_ssl: $(encrypted "$TLS_PORT"))"
+	else
+		bad "connect-timeout: no round trip through the pool: $(grep 'pool connection' "$T/connect-timeout.err" | tail -2)"
+	fi
 	stop
 else
 	bad "connect-timeout: did not start (exit $RC): $(tail -1 "$T/connect-timeout.err")"
 fi
-[ $((SECONDS - t0)) -ge 2 ] && [ $((SECONDS - t0)) -le 40 ] && ok "connect_timeout: the silent host was given up after 2 s ($((SECONDS - t0)) s in all)" \
-    || bad "connect_timeout took $((SECONDS - t0)) s"
+[ $((t1 - t0)) -ge 2 ] && [ $((t1 - t0)) -le 40 ] && ok "connect_timeout: the silent host was given up after 2 s at start-up ($((t1 - t0)) s)" \
+    || bad "connect_timeout at start-up took $((t1 - t0)) s"
 expect_fail connect-timeout-only "host=127.0.0.1 port=$SILENT user=postgres dbname=postgres sslmode=require connect_timeout=2" \
     'timeout expired'
+# The listener killed: its reconnection (non-blocking) skips the silent host
+# after connect_timeout (2 s) and is back over TLS soon after.
+if start ct-reconnect "$CT" PGWS_CHECK_LISTENER_INTERVAL=500; then
+	t1=$(date +%s%N)
+	n=$(sql "$TLS_PORT" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	    WHERE application_name = 'pgws'
+	    AND (query LIKE 'LISTEN%' OR query LIKE '%pg_notification_queue_usage%')")
+	for i in $(seq 100); do grep -q 'listener: re-established' "$T/ct-reconnect.err" && break; sleep 0.1; done
+	ms=$((($(date +%s%N) - t1) / 1000000))
+	if [ "$n" = 1 ] && grep -q 'listener: re-established' "$T/ct-reconnect.err" &&
+	    [ $ms -ge 1900 ] && [ $ms -le 6000 ] && roundtrip ct-reconnect && enc_ok "$(encrypted "$TLS_PORT")"; then
+		ok "connect-timeout: the killed listener skipped the silent host and was back over TLS in $ms ms"
+	else
+		bad "connect-timeout reconnect (terminated $n, $ms ms): $(grep 'listener' "$T/ct-reconnect.err" | tail -2)"
+	fi
+	stop
+else
+	bad "ct-reconnect: did not start (exit $RC): $(tail -1 "$T/ct-reconnect.err")"
+fi
+# target_session_attrs: past the silent host, a read-only server (the plain
+# one, read-only for now) is skipped for the next, by libpq at start-up and
+# by pgws's walk for the pool.
+sql "$PLAIN_PORT" "ALTER SYSTEM SET default_transaction_read_only = on" >/dev/null
+sql "$PLAIN_PORT" "SELECT pg_reload_conf()" >/dev/null
+TSA="host=127.0.0.1,127.0.0.1,localhost port=$SILENT,$PLAIN_PORT,$TLS_PORT user=postgres dbname=postgres connect_timeout=2 target_session_attrs=read-write"
+if start tsa "$TSA"; then
+	if roundtrip tsa && enc_ok "$(encrypted "$TLS_PORT")" &&
+	    grep -q "pool connection [01]: connection to server at \"127.0.0.1\", port $PLAIN_PORT failed: session is read-only; trying host 3 of 3" "$T/tsa.err"; then
+		ok "target_session_attrs=read-write: the pool skipped the silent and the read-only host"
+	else
+		bad "target_session_attrs: $(grep 'pool connection' "$T/tsa.err" | tail -3)"
+	fi
+	stop
+else
+	bad "tsa: did not start (exit $RC): $(tail -1 "$T/tsa.err")"
+fi
+sql "$PLAIN_PORT" "ALTER SYSTEM RESET default_transaction_read_only" >/dev/null
+sql "$PLAIN_PORT" "SELECT pg_reload_conf()" >/dev/null
 kill $SILENT_PID 2>/dev/null; wait $SILENT_PID 2>/dev/null
 
 echo "== reconnection over TLS"
