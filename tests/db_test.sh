@@ -2,7 +2,9 @@
 # Checks db.c against a real, throwaway PostgreSQL 15 cluster: LISTEN,
 # payloads byte for byte, pipelined publishing in order, quoted channel
 # names, listener supervision (killed and frozen backends), pool reconnection,
-# batch failure handling and start-up retries.  Every wait is bounded; the
+# batch failure handling, start-up retries, and multi-host strings whose
+# first host never answers (connect_timeout per host, for the pool and the
+# listener's reconnection).  Every wait is bounded; the
 # cluster is stopped and removed on exit.  Run as root from anywhere.
 set -u
 
