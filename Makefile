@@ -31,7 +31,7 @@ DBG_LIBS   = -lpq -lbearssl -lm
 FUZZ_CC     = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -D_DEFAULT_SOURCE -I.
 
-SRC = pgws.c config.c log.c loop.c conn.c serve.c bridge.c stream.c publish.c chan.c db.c \
+SRC = pgws.c config.c log.c loop.c conn.c serve.c bridge.c stream.c publish.c chan.c db.c mcache.c \
       tls.c http.c ws.c json.c jwt.c sha1.c base64.c client.c sse.c \
       pqtls.c x509name.c metrics.c check.c httpc.c
 HDR = $(filter-out pgws.h,$(SRC:.c=.h))

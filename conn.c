@@ -21,6 +21,7 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "mcache.h"
 #include "publish.h"
 #include "serve.h"
 #include "stream.h"
@@ -47,15 +48,17 @@ static int rbuf_busy;
 /* A static file's body goes out through this buffer, one pread at a time. */
 static unsigned char fbuf[65536];
 
-/* What a queued message holds in memory: header, bytes, allocator slack. */
+/* What a queued message holds in memory: its block (header and bytes,
+ * rounded up to its mcache class) and the allocator's slack. */
 static size_t msg_cost(const struct msg *m)
 {
-	return sizeof *m + m->len + 16;
+	return mcache_size(sizeof *m + m->len) + 16;
 }
 
+/* Messages come from mcache: they live while in flight, see mcache.c. */
 struct msg *msg_new(size_t len)
 {
-	struct msg *m = malloc(sizeof *m + len);
+	struct msg *m = mcache_alloc(sizeof *m + len);
 	if (!m)
 		return NULL;
 	m->refs = 1;
@@ -70,7 +73,7 @@ void msg_unref(struct msg *m)
 	if (--m->refs == 0) {
 		if (m->counted)
 			srv.queued -= msg_cost(m);
-		free(m);
+		mcache_free(m, sizeof *m + m->len);
 	}
 }
 

@@ -27,6 +27,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "mcache.h"
 
 #define TEXT_OID 25              /* pg_type.oid of text */
 #define BACKOFF_MAX 32.0         /* seconds */
@@ -80,6 +81,8 @@ struct dconn {
 	size_t solo;        /* head messages to resend one per batch */
 	int berr;           /* a statement of the batch in flight failed */
 	char why[200];      /* first error of the batch in flight */
+	unsigned char *abuf;  /* the batch's text[] parameter (batch_array) */
+	size_t acap;
 
 	/* a non-blocking attempt over a multi-host string (see host_walk) */
 	int hix;            /* host tried now; -1: libpq has the whole string */
@@ -294,6 +297,13 @@ connect_blocking(struct dconn *c, char *err, size_t errcap)
 	}
 }
 
+/* Queued messages live in flight, so they come from mcache (mcache.c). */
+static void
+msg_free(struct msg *m)
+{
+	mcache_free(m, sizeof *m + (size_t)m->len);
+}
+
 static struct msg *
 q_head(const struct dconn *c, size_t i)
 {
@@ -362,7 +372,7 @@ drop_tag(struct dconn *c, size_t from, uint64_t tag)
 		if (m->ack)
 			push_event(DB_EV_PUBLISH_FAILED, tag, DROPPED_WHY,
 			    sizeof DROPPED_WHY - 1);
-		free(m);
+		msg_free(m);
 		n++;
 	}
 	c->qlen = j;
@@ -384,7 +394,7 @@ fail_head(struct dconn *c, const char *why, size_t keep)
 	struct msg *m = q_pop(c);
 	uint64_t tag = m->tag;
 
-	free(m);
+	msg_free(m);
 	db.st.publish_failed++;
 	push_event(DB_EV_PUBLISH_FAILED, tag, why, strlen(why));
 	drop_tag(c, keep, tag);
@@ -740,14 +750,74 @@ conn_lost(struct dconn *c, double now, const char *why)
 	}
 }
 
+/*
+ * A batch is one statement: the payloads go as one binary text[] parameter
+ * and pg_notify runs once per element, in order, inside the statement's
+ * implicit transaction.  A statement per message made libpq build a
+ * PGresult per message (a 2 KiB block, freed at once), and the server
+ * parse and plan each: both cost more than the NOTIFY.  A batch commits or
+ * fails whole, as the pipelined statements of one Sync did before, so the
+ * retry one by one (batch_done) is unchanged.  count() returns one row,
+ * however many messages.
+ */
+#define PUBLISH_SQL "SELECT pg_catalog.count(pg_catalog.pg_notify($1, p)) " \
+	"FROM pg_catalog.unnest($2) AS p"
+#define TEXTARRAY_OID 1009       /* pg_type.oid of text[] */
+#define ABUF_KEEP 65536          /* bytes of a batch's parameter buffer kept for the next */
+
+static unsigned char *
+put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+	return p + 4;
+}
+
+/* The first k queued payloads as a text[] in binary format (array_recv:
+ * ndim, has-nulls, element type, then per dimension its length and lower
+ * bound, then per element its length and bytes) in c->abuf.  Returns its
+ * length, or -1 out of memory. */
+static long
+batch_array(struct dconn *c, size_t k)
+{
+	size_t need = 20, i;
+	unsigned char *p;
+
+	for (i = 0; i < k; i++)
+		need += 4 + (size_t)q_head(c, i)->len;
+	if (need > INT_MAX)
+		return -1;
+	if (need > c->acap) {
+		unsigned char *b = realloc(c->abuf, need);
+
+		if (!b)
+			return -1;
+		c->abuf = b;
+		c->acap = need;
+	}
+	p = put32(put32(put32(c->abuf, 1), 0), TEXT_OID);
+	p = put32(put32(p, (uint32_t)k), 1);
+	for (i = 0; i < k; i++) {
+		const struct msg *m = q_head(c, i);
+
+		p = put32(p, (uint32_t)m->len);
+		memcpy(p, m->data, (size_t)m->len);
+		p += m->len;
+	}
+	return (long)need;
+}
+
 /* Sends the next batch when the connection is idle and has messages. */
 static void
 pool_send(struct dconn *c, double now)
 {
-	static const Oid types[2] = { TEXT_OID, TEXT_OID };
+	static const Oid types[2] = { TEXT_OID, TEXTARRAY_OID };
 	static const int fmts[2] = { 0, 1 };
 	char nb[32];
-	size_t i, k;
+	size_t k;
+	long alen;
 
 	/*
 	 * While the listener is down, hold messages: published now, they
@@ -759,20 +829,23 @@ pool_send(struct dconn *c, double now)
 	    db.lis.st != C_READY)
 		return;
 	k = c->solo ? 1 : c->qlen < db.batch_max ? c->qlen : db.batch_max;
-	for (i = 0; i < k; i++) {
-		struct msg *m = q_head(c, i);
-		const char *vals[2] = { db.channel, m->data };
-		int lens[2] = { 0, m->len };
+	if ((alen = batch_array(c, k)) < 0)
+		return;   /* out of memory: the queue waits for the next turn */
+	const char *vals[2] = { db.channel, (const char *)c->abuf };
+	int lens[2] = { 0, (int)alen };
 
-		if (!PQsendQueryParams(c->pg, "SELECT pg_catalog.pg_notify($1, $2)", 2,
-		    types, vals, lens, fmts, 0))
-			break;
-	}
 	/* Without the Sync nothing commits, so on a failure here the queued
 	 * messages are kept and go out again after the reconnection. */
-	if (i < k || !PQpipelineSync(c->pg)) {
+	if (!PQsendQueryParams(c->pg, PUBLISH_SQL, 2, types, vals, lens, fmts, 0) ||
+	    !PQpipelineSync(c->pg)) {
 		conn_lost(c, now, PQerrorMessage(c->pg));
 		return;
+	}
+	/* libpq has copied it; a large one is not kept (see ABUF_KEEP). */
+	if (c->acap > ABUF_KEEP) {
+		free(c->abuf);
+		c->abuf = NULL;
+		c->acap = 0;
 	}
 	log_msg(L_DEBUG, "%s: batch of %zu sent", cname(c, nb, sizeof nb), k);
 	c->used = now;
@@ -805,7 +878,7 @@ batch_done(struct dconn *c)
 			if (m->ack)
 				push_event(DB_EV_PUBLISHED, m->tag, "", 0);
 			hist_observe(&db.st.publish, now - m->t);
-			free(m);
+			msg_free(m);
 		}
 		return;
 	}
@@ -1038,6 +1111,9 @@ conn_timer(struct dconn *c, double now)
 			c->pg = NULL;
 			c->wflush = 0;
 			c->st = C_IDLE;
+			free(c->abuf);
+			c->abuf = NULL;
+			c->acap = 0;
 		}
 		break;
 	case C_DEAD:
@@ -1236,7 +1312,7 @@ enqueue(uint64_t tag, unsigned affinity, const char *payload, size_t len,
 		return -1;
 	if (c->qlen == c->qcap && q_grow(c) < 0)
 		return -1;
-	if (!(m = malloc(sizeof *m + len)))
+	if (!(m = mcache_alloc(sizeof *m + len)))
 		return -1;
 	m->tag = tag;
 	m->t = mono();
@@ -1344,8 +1420,9 @@ conn_free(struct dconn *c)
 {
 	PQfinish(c->pg);
 	while (c->qlen)
-		free(q_pop(c));
+		msg_free(q_pop(c));
 	free(c->q);
+	free(c->abuf);
 }
 
 void

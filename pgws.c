@@ -34,6 +34,7 @@
 #include "json.h"
 #include "jwt.h"
 #include "log.h"
+#include "mcache.h"
 #include "loop.h"
 #include "tls.h"
 
@@ -257,5 +258,6 @@ int main(int argc, char **argv)
 	db_shutdown();
 	bridge_fini();
 	conn_fini();
+	mcache_drain();
 	return status;
 }

@@ -41,7 +41,7 @@ need() {
 
 # The suites this file runs.  New tests/test_*.{c,py} files run as well;
 # the ones listed here must exist.
-UNIT_SUITES="test_base64 test_chan test_config test_http test_httpc test_json test_jwt test_log test_metrics test_sha1 test_ws test_x509name"
+UNIT_SUITES="test_base64 test_chan test_config test_http test_httpc test_json test_jwt test_log test_mcache test_metrics test_sha1 test_ws test_x509name"
 PY_SUITES="test_protocol test_bridge test_abuse test_conformance test_tls test_client test_transports test_operate test_browser test_reliable test_dropin"
 listed() { # listed DIR EXT NAMES...: the named files, then any others in DIR
 	local d=$1 e=$2 n f

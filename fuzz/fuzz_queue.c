@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "../conn.c"
+#include "../mcache.c"
 #include "../chan.c"
 #include "../ws.c"
 #include "../sha1.c"

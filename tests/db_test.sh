@@ -74,7 +74,7 @@ LISTENER_PIDS="SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
     AND (query LIKE 'LISTEN%' OR query LIKE '%pg_notification_queue_usage%')"
 
 cc -std=c11 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
-    -D_DEFAULT_SOURCE -I. -I/usr/include/postgresql tests/db_drive.c db.c log.c metrics.c \
+    -D_DEFAULT_SOURCE -I. -I/usr/include/postgresql tests/db_drive.c db.c log.c metrics.c mcache.c \
     -o "$DRIVE" -lpq || { echo "build failed"; exit 1; }
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
@@ -224,7 +224,7 @@ wait_for "$T/l8.out" '^ready$' 10
 	echo one
 	sleep 1
 	sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-	    WHERE pid <> pg_backend_pid() AND query LIKE 'SELECT pg_catalog.pg_notify(\$1%'" \
+	    WHERE pid <> pg_backend_pid() AND query LIKE 'SELECT pg_catalog.count(pg_catalog.pg_notify(%'" \
 	    >"$T/k8.out"
 	sleep 0.5
 	echo two
@@ -294,7 +294,7 @@ wait_for "$T/l11.out" '^ready$' 10
 	echo one
 	sleep 1
 	STOPPED=$(sql "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
-	    AND query LIKE 'SELECT pg_catalog.pg_notify(\$1%'")
+	    AND query LIKE 'SELECT pg_catalog.count(pg_catalog.pg_notify(%'")
 	echo "$STOPPED" >"$T/stopped"
 	[ -n "$STOPPED" ] && kill -STOP $STOPPED
 	echo two
