@@ -757,11 +757,13 @@ conn_lost(struct dconn *c, double now, const char *why)
  * PGresult per message (a 2 KiB block, freed at once), and the server
  * parse and plan each: both cost more than the NOTIFY.  A batch commits or
  * fails whole, as the pipelined statements of one Sync did before, so the
- * retry one by one (batch_done) is unchanged.  count() returns one row,
- * however many messages.
+ * retry one by one (batch_done) is unchanged.  The statement returns no
+ * row and no column, however many messages (a HAVING that count() never
+ * meets: the aggregate still reads every element), so libpq's result is
+ * its bare header, with no 2 KiB block for a row to malloc and free.
  */
-#define PUBLISH_SQL "SELECT pg_catalog.count(pg_catalog.pg_notify($1, p)) " \
-	"FROM pg_catalog.unnest($2) AS p"
+#define PUBLISH_SQL "SELECT FROM pg_catalog.unnest($2) AS p " \
+	"HAVING pg_catalog.count(pg_catalog.pg_notify($1, p)) IS NULL"
 #define TEXTARRAY_OID 1009       /* pg_type.oid of text[] */
 #define ABUF_KEEP 65536          /* bytes of a batch's parameter buffer kept for the next */
 

@@ -224,7 +224,7 @@ wait_for "$T/l8.out" '^ready$' 10
 	echo one
 	sleep 1
 	sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-	    WHERE pid <> pg_backend_pid() AND query LIKE 'SELECT pg_catalog.count(pg_catalog.pg_notify(%'" \
+	    WHERE pid <> pg_backend_pid() AND query LIKE '%pg_catalog.pg_notify(\$1, p)%'" \
 	    >"$T/k8.out"
 	sleep 0.5
 	echo two
@@ -294,7 +294,7 @@ wait_for "$T/l11.out" '^ready$' 10
 	echo one
 	sleep 1
 	STOPPED=$(sql "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
-	    AND query LIKE 'SELECT pg_catalog.count(pg_catalog.pg_notify(%'")
+	    AND query LIKE '%pg_catalog.pg_notify(\$1, p)%'")
 	echo "$STOPPED" >"$T/stopped"
 	[ -n "$STOPPED" ] && kill -STOP $STOPPED
 	echo two
