@@ -178,9 +178,10 @@ is_vchar(unsigned char c)
 }
 
 /*
- * Takes a word of one or more bytes of class in, which the byte sep must
- * end, at buf[*i..len): sets [*w, *w + *wn) to it and moves *i past sep.
- * Returns 0, -2 when the input ends first, or -1.
+ * Takes a word at buf[*i..len): one or more bytes for which in() is true,
+ * ended by the byte sep.  Sets [*w, *w + *wn) to it and moves *i past sep.
+ * Returns 0, -2 when the input ends first, or -1 (an empty word, or
+ * another byte than sep after it).
  */
 static int
 take_word(const char *buf, size_t len, size_t *i, int (*in)(unsigned char),
