@@ -766,6 +766,82 @@ void bridge_upgrade(struct conn *c, const struct http_req *r)
 		bridge_meta(c, "ConnectionOpen");
 }
 
+/*
+ * A data frame (or fragment) from c: a whole message in one frame is
+ * handed on where it lies; fragments are gathered in c->msg until the
+ * last one.
+ */
+static void frame_data(struct conn *c, const struct ws_ev *ev)
+{
+	if (ev->fin && c->msg_len == 0) {
+		/* Whole message in one read: no copy. */
+		ws_message(c, ev->data, ev->len);
+		return;
+	}
+	if (c->msg_len + ev->len > c->msg_cap) {
+		size_t cap = c->msg_cap ? c->msg_cap : 256;
+		while (cap < c->msg_len + ev->len)
+			cap *= 2;
+		unsigned char *b = realloc(c->msg, cap);
+		if (!b) {
+			bridge_fail(c, WS_CLOSE_INTERNAL, "Out of memory");
+			return;
+		}
+		c->msg = b;
+		c->msg_cap = (uint32_t)cap;
+	}
+	memcpy(c->msg + c->msg_len, ev->data, ev->len);
+	c->msg_len += (uint32_t)ev->len;
+	if (ev->fin) {
+		ws_message(c, c->msg, c->msg_len);
+		free(c->msg);
+		c->msg = NULL;
+		c->msg_len = c->msg_cap = 0;
+	}
+}
+
+/* The client began the closing handshake: logs it, echoes its code and
+ * waits for the client to end TCP. */
+static void frame_close(struct conn *c, const struct ws_ev *ev)
+{
+	char why[256];
+	struct log_field f[] = { LF_STR("client", c->addr),
+	    LF_INT("code", ev->code),
+	    LF_MEM("reason", (const char *)ev->data, ev->len) };
+	unsigned char pl[WS_CTL_MAX];
+	size_t pn;
+
+	http_log_escape((const char *)ev->data, ev->len, why, sizeof why);
+	log_fields(ev->code == WS_CLOSE_NORMAL ||
+	    ev->code == WS_CLOSE_GOING_AWAY ||
+	    ev->code == WS_CLOSE_NO_STATUS ? L_DEBUG : L_INFO,
+	    f, LOG_NF(f), "%s: websocket closed by the client: %d %s",
+	    c->addr, ev->code, why);
+	pn = ws_close_payload(pl, ev->code == WS_CLOSE_NO_STATUS ? 0 : ev->code,
+	    (const char *)ev->data, ev->len);
+	if (conn_frame(c, WS_OP_CLOSE, pl, pn) < 0)
+		return;
+	c->state = CS_DRAIN;
+	c->deadline = srv.now + (double)cfg.close_timeout;
+}
+
+/* The decoder found a protocol error: closes with its code, unless we
+ * were closing already, and waits for the client to end TCP. */
+static void frame_error(struct conn *c, const struct ws_ev *ev)
+{
+	if (c->state == CS_WS) {
+		const char *why = ev->code == WS_CLOSE_BAD_DATA ? "Invalid UTF-8" :
+		    ev->code == WS_CLOSE_TOO_BIG ? "Message too big" :
+		    ev->code == WS_CLOSE_UNSUPPORTED ? "Binary message is not UTF-8 text" :
+		    "Protocol error";
+		bridge_fail(c, ev->code, why);
+	}
+	if (c->state != CS_DEAD) {
+		c->state = CS_DRAIN;
+		c->deadline = srv.now + (double)cfg.close_timeout;
+	}
+}
+
 void bridge_input(struct conn *c, unsigned char *p, size_t len)
 {
 	struct ws_ev ev;
@@ -779,33 +855,8 @@ void bridge_input(struct conn *c, unsigned char *p, size_t len)
 		case WS_EV_NONE:
 			return;
 		case WS_EV_DATA:
-			if (c->state != CS_WS)
-				break;
-			if (ev.fin && c->msg_len == 0) {
-				/* Whole message in one read: no copy. */
-				ws_message(c, ev.data, ev.len);
-				break;
-			}
-			if (c->msg_len + ev.len > c->msg_cap) {
-				size_t cap = c->msg_cap ? c->msg_cap : 256;
-				while (cap < c->msg_len + ev.len)
-					cap *= 2;
-				unsigned char *b = realloc(c->msg, cap);
-				if (!b) {
-					bridge_fail(c, WS_CLOSE_INTERNAL, "Out of memory");
-					break;
-				}
-				c->msg = b;
-				c->msg_cap = (uint32_t)cap;
-			}
-			memcpy(c->msg + c->msg_len, ev.data, ev.len);
-			c->msg_len += (uint32_t)ev.len;
-			if (ev.fin) {
-				ws_message(c, c->msg, c->msg_len);
-				free(c->msg);
-				c->msg = NULL;
-				c->msg_len = c->msg_cap = 0;
-			}
+			if (c->state == CS_WS)
+				frame_data(c, &ev);
 			break;
 		case WS_EV_PING:
 			if (c->state == CS_WS)
@@ -814,45 +865,14 @@ void bridge_input(struct conn *c, unsigned char *p, size_t len)
 		case WS_EV_PONG:
 			break;
 		case WS_EV_CLOSE:
-			if (c->state == CS_CLOSING) {
+			/* Our close answered, or the client's to answer. */
+			if (c->state == CS_CLOSING)
 				conn_close(c, NULL);
-				return;
-			}
-			{
-				char why[256];
-				struct log_field f[] = { LF_STR("client", c->addr),
-				    LF_INT("code", ev.code),
-				    LF_MEM("reason", (const char *)ev.data, ev.len) };
-				http_log_escape((const char *)ev.data, ev.len, why, sizeof why);
-				log_fields(ev.code == WS_CLOSE_NORMAL ||
-				    ev.code == WS_CLOSE_GOING_AWAY ||
-				    ev.code == WS_CLOSE_NO_STATUS ? L_DEBUG : L_INFO,
-				    f, LOG_NF(f), "%s: websocket closed by the client: %d %s",
-				    c->addr, ev.code, why);
-			}
-			{
-				unsigned char pl[WS_CTL_MAX];
-				size_t pn = ws_close_payload(pl,
-				    ev.code == WS_CLOSE_NO_STATUS ? 0 : ev.code,
-				    (const char *)ev.data, ev.len);
-				if (conn_frame(c, WS_OP_CLOSE, pl, pn) < 0)
-					return;
-				c->state = CS_DRAIN;
-				c->deadline = srv.now + (double)cfg.close_timeout;
-			}
+			else
+				frame_close(c, &ev);
 			return;
 		case WS_EV_ERROR:
-			if (c->state == CS_WS) {
-				const char *why = ev.code == WS_CLOSE_BAD_DATA ? "Invalid UTF-8" :
-				    ev.code == WS_CLOSE_TOO_BIG ? "Message too big" :
-				    ev.code == WS_CLOSE_UNSUPPORTED ? "Binary message is not UTF-8 text" :
-				    "Protocol error";
-				bridge_fail(c, ev.code, why);
-			}
-			if (c->state != CS_DEAD) {
-				c->state = CS_DRAIN;
-				c->deadline = srv.now + (double)cfg.close_timeout;
-			}
+			frame_error(c, &ev);
 			return;
 		}
 		if (len == 0)

@@ -1058,74 +1058,79 @@ static int loop(struct cl *c)
 	}
 }
 
-int client_main(int argc, char **argv)
+/*
+ * Reads the command line into c (options, the URL into c->u) and
+ * *cacert.  Returns ST_CONT, ST_OK after --help, or ST_USAGE with the
+ * reason on stderr.
+ */
+static int client_args(struct cl *c, int argc, char **argv,
+    const char **cacert)
 {
-	struct cl *c;
-	struct addrinfo hints;
-	const char *url = NULL, *cacert = NULL;
-	char *end, err[512];
-	int rc, i, g;
+	const char *url = NULL;
+	char *end;
 
-	if (!(c = calloc(1, sizeof *c)) ||
-	    !(c->hdr = calloc((size_t)argc + 1, sizeof *c->hdr))) {
-		fprintf(stderr, "pgws client: out of memory\n");
-		free(c);
-		return ST_CLOSED;
-	}
-	c->fd = -1;
-	c->in_open = 1;
-	rc = ST_USAGE;
-	for (i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
-			rc = ST_OK;
-			goto out;
+			return ST_OK;
 		} else if (!strcmp(a, "--count") && v) {
 			c->count = strtol(v, &end, 10);
 			if (*end || end == v || c->count <= 0) {
 				fprintf(stderr, "pgws client: --count takes a positive number\n");
-				goto out;
+				return ST_USAGE;
 			}
 			i++;
 		} else if (!strcmp(a, "--timeout") && v) {
 			c->timeout = strtod(v, &end);
 			if (*end || end == v || !(c->timeout > 0 && c->timeout < 1e9)) {
 				fprintf(stderr, "pgws client: --timeout takes a positive number of seconds\n");
-				goto out;
+				return ST_USAGE;
 			}
 			i++;
 		} else if (!strcmp(a, "--header") && v) {
 			if (header_ok(v) < 0) {
 				fprintf(stderr, "pgws client: --header takes 'Name: value' on one line\n");
-				goto out;
+				return ST_USAGE;
 			}
 			c->hdr[c->nhdr++] = argv[++i];
 		} else if (!strcmp(a, "--protocol-token") && v) {
 			if (ptoken_ok(v) < 0) {
 				fprintf(stderr, "pgws client: --protocol-token takes a JWT\n");
-				goto out;
+				return ST_USAGE;
 			}
 			c->ptoken = argv[++i];
 		} else if (!strcmp(a, "--cacert") && v) {
-			cacert = argv[++i];
+			*cacert = argv[++i];
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "pgws client: unknown or incomplete option '%s'\n", a);
 			usage(stderr);
-			goto out;
+			return ST_USAGE;
 		} else if (url) {
 			fprintf(stderr, "pgws client: more than one URL\n");
-			goto out;
+			return ST_USAGE;
 		} else {
 			url = a;
 		}
 	}
 	if (!url) {
 		usage(stderr);
-		goto out;
+		return ST_USAGE;
 	}
-	if (url_parse(url, &c->u) < 0)
-		goto out;
+	return url_parse(url, &c->u) < 0 ? ST_USAGE : ST_CONT;
+}
+
+/*
+ * Sets up TLS (wss://), resolves the host, queues the request and starts
+ * connecting.  Returns ST_CONT, or an exit status with the reason on
+ * stderr.
+ */
+static int client_start(struct cl *c, const char *cacert)
+{
+	struct addrinfo hints;
+	char err[512];
+	int g;
+
 	/*
 	 * No default trust store: a static binary has no fixed place to find
 	 * one, and a client that silently trusted anything would be worse.
@@ -1134,11 +1139,11 @@ int client_main(int argc, char **argv)
 		if (!cacert) {
 			fprintf(stderr, "pgws client: wss:// needs --cacert FILE, "
 			    "the CA certificates (PEM) to verify the server with\n");
-			goto out;
+			return ST_USAGE;
 		}
 		if (!(c->tls = tls_client_new(cacert, c->u.host, err, sizeof err))) {
 			fprintf(stderr, "pgws client: %s\n", err);
-			goto out;
+			return ST_USAGE;
 		}
 	}
 
@@ -1149,19 +1154,18 @@ int client_main(int argc, char **argv)
 	hints.ai_socktype = SOCK_STREAM;
 	if ((g = getaddrinfo(c->u.host, c->u.port, &hints, &c->ai))) {
 		fprintf(stderr, "pgws client: %s: %s\n", c->u.host, gai_strerror(g));
-		rc = ST_CONNECT;
-		goto out;
+		return ST_CONNECT;
 	}
 	c->cur = c->ai;
 	c->cerr = ECONNREFUSED;
-	if (request_put(c) < 0) {
-		rc = ST_CLOSED;
-		goto out;
-	}
-	if ((rc = connect_next(c)) == ST_CONT)
-		rc = loop(c);
-out:
-	fflush(stdout);
+	if (request_put(c) < 0)
+		return ST_CLOSED;
+	return connect_next(c);
+}
+
+/* Ends the connection (close_notify first over TLS) and frees c. */
+static void client_free(struct cl *c)
+{
 	if (c->tls) {
 		/* close_notify, as far as the socket takes it without waiting. */
 		if (c->fd >= 0 && c->state != S_CONNECT)
@@ -1178,5 +1182,26 @@ out:
 	free(c->line);
 	free(c->hdr);
 	free(c);
+}
+
+int client_main(int argc, char **argv)
+{
+	struct cl *c;
+	const char *cacert = NULL;
+	int rc;
+
+	if (!(c = calloc(1, sizeof *c)) ||
+	    !(c->hdr = calloc((size_t)argc + 1, sizeof *c->hdr))) {
+		fprintf(stderr, "pgws client: out of memory\n");
+		free(c);
+		return ST_CLOSED;
+	}
+	c->fd = -1;
+	c->in_open = 1;
+	if ((rc = client_args(c, argc, argv, &cacert)) == ST_CONT &&
+	    (rc = client_start(c, cacert)) == ST_CONT)
+		rc = loop(c);
+	fflush(stdout);
+	client_free(c);
 	return rc;
 }

@@ -356,6 +356,45 @@ static int flush_file(struct conn *c)
 }
 
 /*
+ * Takes the w bytes just written off the front of c's output queue: whole
+ * entries are released, a partial one keeps its offset.  Returns 1 when a
+ * pong went out whole.
+ */
+static int oq_written(struct conn *c, size_t w)
+{
+	int pong = 0;
+	/*
+	 * A notification whose last byte just went out is timed into
+	 * srv.delivery: one bucket increment per delivery (about 10 ns), and
+	 * the clock as delivery_now() reads it.
+	 */
+	double done = 0;
+
+	c->out_bytes -= w;
+	while (w > 0) {
+		struct outref *o = &c->oq[c->oq_head];
+		size_t left = o->m->len - o->off;
+		if (w < left) {
+			o->off += (uint32_t)w;
+			break;
+		}
+		w -= left;
+		/* Only conn_pong queues a pong. */
+		pong |= o->m->data[0] == (0x80 | WS_OP_PONG);
+		if (o->m->t_arr > 0) {
+			if (done == 0)
+				done = delivery_now();
+			hist_observe(&srv.delivery, done - o->m->t_arr);
+		}
+		msg_unref(o->m);
+		c->out_bytes -= CONN_ENTRY_COST;
+		c->oq_head = (c->oq_head + 1) % c->oq_cap;
+		c->oq_n--;
+	}
+	return pong;
+}
+
+/*
  * Writes as much queued output as the socket takes.  Returns 0, or -1 when
  * the connection was closed (write error, or a drained DRAIN connection).
  */
@@ -392,34 +431,7 @@ int conn_flush(struct conn *c)
 		}
 		if (w > 0)
 			c->progress_at = srv.now;
-		c->out_bytes -= (size_t)w;
-		int pong = 0;
-		/*
-		 * A notification whose last byte just went out is timed into
-		 * srv.delivery: one bucket increment per delivery (about 10
-		 * ns), and the clock as delivery_now() reads it.
-		 */
-		double done = 0;
-		while (w > 0) {
-			struct outref *o = &c->oq[c->oq_head];
-			size_t left = o->m->len - o->off;
-			if ((size_t)w < left) {
-				o->off += (uint32_t)w;
-				break;
-			}
-			w -= (ssize_t)left;
-			/* Only conn_pong queues a pong. */
-			pong |= o->m->data[0] == (0x80 | WS_OP_PONG);
-			if (o->m->t_arr > 0) {
-				if (done == 0)
-					done = delivery_now();
-				hist_observe(&srv.delivery, done - o->m->t_arr);
-			}
-			msg_unref(o->m);
-			c->out_bytes -= CONN_ENTRY_COST;
-			c->oq_head = (c->oq_head + 1) % c->oq_cap;
-			c->oq_n--;
-		}
+		int pong = oq_written(c, (size_t)w);
 		if (pong)
 			pong_done(c);
 		if (c->state == CS_DEAD)

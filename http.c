@@ -170,12 +170,118 @@ head_check(const struct http_req *r)
 	return 0;
 }
 
-int
-http_parse(const char *buf, size_t len, struct http_req *r)
+/* VCHAR of RFC 5234: the bytes a request target may use. */
+static int
+is_vchar(unsigned char c)
+{
+	return c >= 0x21 && c <= 0x7e;
+}
+
+/*
+ * Takes a word at buf[*i..len): one or more bytes for which in() is true,
+ * ended by the byte sep.  Sets [*w, *w + *wn) to it and moves *i past sep.
+ * Returns 0, -2 when the input ends first, or -1 (an empty word, or
+ * another byte than sep after it).
+ */
+static int
+take_word(const char *buf, size_t len, size_t *i, int (*in)(unsigned char),
+    unsigned char sep, const char **w, size_t *wn)
+{
+	const unsigned char *b = (const unsigned char *)buf;
+	size_t k = *i;
+
+	while (k < len && in(b[k]))
+		k++;
+	if (k == len)
+		return -2;
+	if (k == *i || b[k] != sep)
+		return -1;
+	*w = buf + *i;
+	*wn = k - *i;
+	*i = k + 1;
+	return 0;
+}
+
+/*
+ * The request line at buf[*i..len), from the method to its line ending,
+ * into r.  Returns 0 with *i past it, -2 or -1.  Every step stops at the
+ * end of input and reports -2 there.
+ */
+static int
+request_line(const char *buf, size_t len, size_t *i, struct http_req *r)
 {
 	static const char version[] = "HTTP/1.";
 	const unsigned char *b = (const unsigned char *)buf;
-	size_t i = 0, start, vend, k;
+	int rc;
+
+	if ((rc = take_word(buf, len, i, is_tchar, ' ', &r->method,
+	    &r->method_len)) < 0 ||
+	    (rc = take_word(buf, len, i, is_vchar, ' ', &r->target,
+	    &r->target_len)) < 0)
+		return rc;
+	for (size_t k = 0; k < sizeof version - 1; k++, (*i)++) {
+		if (*i == len)
+			return -2;
+		if (b[*i] != (unsigned char)version[k])
+			return -1;
+	}
+	if (*i == len)
+		return -2;
+	if (b[*i] != '0' && b[*i] != '1')
+		return -1;
+	r->minor = b[*i] - '0';
+	(*i)++;
+	if (*i == len)
+		return -2;
+	rc = take_eol(b, len, i);
+	return rc == 0 ? -1 : rc < 0 ? rc : 0;
+}
+
+/*
+ * The header line at buf[*i..len), known not to be the empty line that
+ * ends the head, into h.  The name must start the line: this also rejects
+ * obsolete line folding, whose continuation lines start with SP or HTAB.
+ * Returns 0 with *i past its line ending, -2 or -1.
+ */
+static int
+header_line(const char *buf, size_t len, size_t *i, struct http_hdr *h)
+{
+	const unsigned char *b = (const unsigned char *)buf;
+	size_t start, vend;
+	int rc;
+
+	if ((rc = take_word(buf, len, i, is_tchar, ':', &h->name,
+	    &h->name_len)) < 0)
+		return rc;
+	while (*i < len && (b[*i] == ' ' || b[*i] == '\t'))
+		(*i)++;
+	start = vend = *i;
+	for (;;) {
+		if (*i == len)
+			return -2;
+		if (b[*i] == '\r' || b[*i] == '\n')
+			break;
+		if (b[*i] == ' ' || b[*i] == '\t') {
+			(*i)++;
+			continue;
+		}
+		if (b[*i] < 0x21 || b[*i] == 0x7f)
+			return -1;
+		vend = ++(*i);
+	}
+	rc = take_eol(b, len, i);
+	if (rc < 0)
+		return rc;
+	h->value = buf + start;
+	h->value_len = vend - start;
+	return 0;
+}
+
+int
+http_parse(const char *buf, size_t len, struct http_req *r)
+{
+	const unsigned char *b = (const unsigned char *)buf;
+	size_t i = 0;
 	int rc;
 
 	/*
@@ -191,48 +297,7 @@ http_parse(const char *buf, size_t len, struct http_req *r)
 		if (rc < 0)
 			return rc;
 	}
-
-	/* Every loop below stops at the end of input and reports -2 there. */
-	start = i;
-	while (i < len && is_tchar(b[i]))
-		i++;
-	if (i == len)
-		return -2;
-	if (i == start || b[i] != ' ')
-		return -1;
-	r->method = buf + start;
-	r->method_len = i - start;
-	i++;
-
-	start = i;
-	while (i < len && b[i] >= 0x21 && b[i] <= 0x7e)
-		i++;
-	if (i == len)
-		return -2;
-	if (i == start || b[i] != ' ')
-		return -1;
-	r->target = buf + start;
-	r->target_len = i - start;
-	i++;
-
-	for (k = 0; k < sizeof version - 1; k++, i++) {
-		if (i == len)
-			return -2;
-		if (b[i] != (unsigned char)version[k])
-			return -1;
-	}
-	if (i == len)
-		return -2;
-	if (b[i] != '0' && b[i] != '1')
-		return -1;
-	r->minor = b[i] - '0';
-	i++;
-	if (i == len)
-		return -2;
-	rc = take_eol(b, len, &i);
-	if (rc == 0)
-		return -1;
-	if (rc < 0)
+	if ((rc = request_line(buf, len, &i, r)) < 0)
 		return rc;
 
 	r->nhdr = 0;
@@ -250,43 +315,8 @@ http_parse(const char *buf, size_t len, struct http_req *r)
 		 */
 		if (r->nhdr == HTTP_MAX_HEADERS)
 			return -3;
-
-		/*
-		 * The name must start the line: this also rejects obsolete
-		 * line folding, whose continuation lines start with SP or HTAB.
-		 */
-		start = i;
-		while (i < len && is_tchar(b[i]))
-			i++;
-		if (i == len)
-			return -2;
-		if (i == start || b[i] != ':')
-			return -1;
-		r->hdr[r->nhdr].name = buf + start;
-		r->hdr[r->nhdr].name_len = i - start;
-		i++;
-
-		while (i < len && (b[i] == ' ' || b[i] == '\t'))
-			i++;
-		start = vend = i;
-		for (;;) {
-			if (i == len)
-				return -2;
-			if (b[i] == '\r' || b[i] == '\n')
-				break;
-			if (b[i] == ' ' || b[i] == '\t') {
-				i++;
-				continue;
-			}
-			if (b[i] < 0x21 || b[i] == 0x7f)
-				return -1;
-			vend = ++i;
-		}
-		rc = take_eol(b, len, &i);
-		if (rc < 0)
+		if ((rc = header_line(buf, len, &i, &r->hdr[r->nhdr])) < 0)
 			return rc;
-		r->hdr[r->nhdr].value = buf + start;
-		r->hdr[r->nhdr].value_len = vend - start;
 		r->nhdr++;
 	}
 	if (i > INT_MAX || head_check(r) < 0)

@@ -124,11 +124,18 @@ void serve_text(struct conn *c, const struct http_req *r, int status,
 /* A listener whose check has waited this long (seconds) is unresponsive. */
 #define LISTENER_HUNG_S 3.0
 
+/* 1 while the listener is up and its check, waiting wait seconds, is not
+ * overdue: /health's "up" and pgws_listener_up. */
+static int listener_ok(double wait)
+{
+	return db_listener_up() && wait <= LISTENER_HUNG_S;
+}
+
 static void serve_health(struct conn *c, const struct http_req *r, int head)
 {
 	size_t n;
 	double wait = db_listener_wait(srv.now);
-	int up = db_listener_up() && wait <= LISTENER_HUNG_S;
+	int up = listener_ok(wait);
 	char *body = aprintf(&n,
 	    "{\"listener\":\"%s\",\"listener_wait_s\":%.1f,"
 	    "\"websockets\":%d,\"connections\":%d}\n",
@@ -151,89 +158,96 @@ static void metric(struct mbuf *b, const char *name, const char *type,
 	m_u64(b, name, NULL, v);
 }
 
-static void serve_metrics(struct conn *c, const struct http_req *r, int head)
+/* The client side: connections, websockets, upgrades, HTTP requests. */
+static void metrics_clients(struct mbuf *b)
 {
-	struct db_stats d;
-	struct mbuf b = { 0 };
-
-	db_get_stats(&d);
-	m_process(&b);
-	metric(&b, "pgws_websockets", "gauge", "Websockets open.",
+	metric(b, "pgws_websockets", "gauge", "Websockets open.",
 	    (unsigned long long)srv.nws);
-	metric(&b, "pgws_connections", "gauge",
+	metric(b, "pgws_connections", "gauge",
 	    "Client connections open (HTTP, websocket, TLS handshakes).",
 	    (unsigned long long)srv.nactive);
-	metric(&b, "pgws_channels", "gauge",
+	metric(b, "pgws_channels", "gauge",
 	    "Channels with at least one reader.", srv.chans.n);
-	metric(&b, "pgws_connections_accepted_total", "counter",
+	metric(b, "pgws_connections_accepted_total", "counter",
 	    "Client connections accepted.", srv.st.accepted);
-	metric(&b, "pgws_connections_refused_total", "counter",
+	metric(b, "pgws_connections_refused_total", "counter",
 	    "Client connections refused at PGWS_MAX_CONNECTIONS or while stopping.",
 	    srv.st.refused_full);
-	metric(&b, "pgws_websockets_opened_total", "counter",
+	metric(b, "pgws_websockets_opened_total", "counter",
 	    "Websocket upgrades accepted.", srv.st.ws_opened);
-	m_family(&b, "pgws_upgrades_rejected_total", "counter",
+	m_family(b, "pgws_upgrades_rejected_total", "counter",
 	    "Websocket upgrades refused, by HTTP status.");
-	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"400\"", srv.st.rej_400);
-	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"401\"", srv.st.rej_401);
-	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"403\"", srv.st.rej_403);
-	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"426\"", srv.st.rej_426);
-	m_u64(&b, "pgws_upgrades_rejected_total", "status=\"503\"", srv.st.rej_503);
-	metric(&b, "pgws_http_requests_total", "counter",
+	m_u64(b, "pgws_upgrades_rejected_total", "status=\"400\"", srv.st.rej_400);
+	m_u64(b, "pgws_upgrades_rejected_total", "status=\"401\"", srv.st.rej_401);
+	m_u64(b, "pgws_upgrades_rejected_total", "status=\"403\"", srv.st.rej_403);
+	m_u64(b, "pgws_upgrades_rejected_total", "status=\"426\"", srv.st.rej_426);
+	m_u64(b, "pgws_upgrades_rejected_total", "status=\"503\"", srv.st.rej_503);
+	metric(b, "pgws_http_requests_total", "counter",
 	    "HTTP requests answered (not upgrades).", srv.st.http_requests);
-	metric(&b, "pgws_messages_received_total", "counter",
+}
+
+/* Messages and notifications both ways, the publishing pool, the listener. */
+static void metrics_messages(struct mbuf *b, const struct db_stats *d)
+{
+	double wait = db_listener_wait(srv.now);
+
+	metric(b, "pgws_messages_received_total", "counter",
 	    "Messages received from clients.", srv.st.msgs_in);
-	metric(&b, "pgws_messages_discarded_total", "counter",
+	metric(b, "pgws_messages_discarded_total", "counter",
 	    "Messages from clients without write mode, discarded.",
 	    srv.st.msgs_in_dropped);
-	metric(&b, "pgws_messages_delivered_total", "counter",
+	metric(b, "pgws_messages_delivered_total", "counter",
 	    "Notifications queued to a reader (one per reader).", srv.st.msgs_out);
-	metric(&b, "pgws_notifications_received_total", "counter",
+	metric(b, "pgws_notifications_received_total", "counter",
 	    "Notifications received on the listen channel.", srv.st.notifies);
-	metric(&b, "pgws_notifications_unrouted_total", "counter",
+	metric(b, "pgws_notifications_unrouted_total", "counter",
 	    "Notifications for a channel nobody here reads.",
 	    srv.st.notifies_unrouted);
-	metric(&b, "pgws_notifications_dropped_total", "counter",
+	metric(b, "pgws_notifications_dropped_total", "counter",
 	    "Notifications that could not be delivered (logged at most once a second).",
 	    srv.st.notifies_dropped);
-	metric(&b, "pgws_notifications_sent_total", "counter",
-	    "NOTIFYs committed by the publishing pool.", d.published);
-	metric(&b, "pgws_notifications_failed_total", "counter",
+	metric(b, "pgws_notifications_sent_total", "counter",
+	    "NOTIFYs committed by the publishing pool.", d->published);
+	metric(b, "pgws_notifications_failed_total", "counter",
 	    "NOTIFYs that could not be published.",
-	    d.publish_failed + srv.st.publish_failed);
-	metric(&b, "pgws_publish_queue", "gauge",
-	    "NOTIFYs queued or in flight in the publishing pool.", d.queued);
-	metric(&b, "pgws_client_queued_bytes", "gauge",
+	    d->publish_failed + srv.st.publish_failed);
+	metric(b, "pgws_publish_queue", "gauge",
+	    "NOTIFYs queued or in flight in the publishing pool.", d->queued);
+	metric(b, "pgws_client_queued_bytes", "gauge",
 	    "Bytes held by the output queues of all client connections (a "
 	    "message shared by many readers counted once).",
 	    (unsigned long long)srv.queued);
-	metric(&b, "pgws_pool_connections", "gauge",
+	metric(b, "pgws_pool_connections", "gauge",
 	    "Publishing connections to PostgreSQL open (the listener is apart).",
-	    (unsigned long long)d.pool_open);
-	metric(&b, "pgws_slow_clients_dropped_total", "counter",
+	    (unsigned long long)d->pool_open);
+	metric(b, "pgws_slow_clients_dropped_total", "counter",
 	    "Readers dropped for passing PGWS_MAX_PENDING.", srv.st.slow_dropped);
-	metric(&b, "pgws_timeouts_total", "counter",
+	metric(b, "pgws_timeouts_total", "counter",
 	    "Connections closed by a handshake, keep-alive or close timeout.",
 	    srv.st.timeouts);
-	metric(&b, "pgws_listener_reconnects_total", "counter",
+	metric(b, "pgws_listener_reconnects_total", "counter",
 	    "Times the listener connection was re-established.",
-	    d.listener_reconnects);
-	metric(&b, "pgws_listener_up", "gauge",
+	    d->listener_reconnects);
+	metric(b, "pgws_listener_up", "gauge",
 	    "1 while the listener connection is up, LISTENing and answering its "
-	    "checks, else 0.", (unsigned long long)(db_listener_up() &&
-	    db_listener_wait(srv.now) <= LISTENER_HUNG_S));
-	m_family(&b, "pgws_listener_check_wait_seconds", "gauge",
+	    "checks, else 0.", (unsigned long long)listener_ok(wait));
+	m_family(b, "pgws_listener_check_wait_seconds", "gauge",
 	    "Seconds the listener's check has waited for its answer (0: none out).");
-	m_num(&b, "pgws_listener_check_wait_seconds", NULL, db_listener_wait(srv.now));
-	metric(&b, "pgws_sse_streams", "gauge", "Server-Sent Events streams open.",
+	m_num(b, "pgws_listener_check_wait_seconds", NULL, wait);
+}
+
+/* Server-Sent Events streams and HTTP publish answers. */
+static void metrics_http(struct mbuf *b)
+{
+	metric(b, "pgws_sse_streams", "gauge", "Server-Sent Events streams open.",
 	    (unsigned long long)srv.nsse);
-	metric(&b, "pgws_sse_streams_opened_total", "counter",
+	metric(b, "pgws_sse_streams_opened_total", "counter",
 	    "Server-Sent Events streams accepted.", srv.st.sse_opened);
-	metric(&b, "pgws_sse_rejected_total", "counter",
+	metric(b, "pgws_sse_rejected_total", "counter",
 	    "Server-Sent Events requests refused.", srv.st.sse_rejected);
-	metric(&b, "pgws_sse_events_total", "counter",
+	metric(b, "pgws_sse_events_total", "counter",
 	    "Events queued to Server-Sent Events readers.", srv.st.sse_events);
-	m_family(&b, "pgws_http_publish_total", "counter",
+	m_family(b, "pgws_http_publish_total", "counter",
 	    "HTTP publish requests answered, by status.");
 	for (int i = 0; i <= PUB_NCODES; i++) {
 		char code[32];
@@ -241,8 +255,25 @@ static void serve_metrics(struct conn *c, const struct http_req *r, int head)
 			snprintf(code, sizeof code, "code=\"%d\"", publish_codes[i]);
 		else
 			snprintf(code, sizeof code, "code=\"other\"");
-		m_u64(&b, "pgws_http_publish_total", code, srv.st.pub_status[i]);
+		m_u64(b, "pgws_http_publish_total", code, srv.st.pub_status[i]);
 	}
+}
+
+/*
+ * The families in the order /metrics has always listed them: the
+ * process, the clients, messages and the database, SSE and publish, then
+ * the queue usage and the latency histograms.
+ */
+static void serve_metrics(struct conn *c, const struct http_req *r, int head)
+{
+	struct db_stats d;
+	struct mbuf b = { 0 };
+
+	db_get_stats(&d);
+	m_process(&b);
+	metrics_clients(&b);
+	metrics_messages(&b, &d);
+	metrics_http(&b);
 	m_family(&b, "pgws_notification_queue_usage", "gauge",
 	    "PostgreSQL's pg_notification_queue_usage(), 0 to 1, last sampled.");
 	m_num(&b, "pgws_notification_queue_usage", NULL, d.queue_usage);
@@ -420,6 +451,79 @@ static void serve_preflight(struct conn *c, const struct http_req *r)
 	free(hdrs);
 }
 
+/*
+ * What http_parse() said of the buffered head, n, when it is not a head
+ * to answer: -2 with the buffer full or a head longer than
+ * PGWS_MAX_HEADER_SIZE (431), -3 for too many fields (431), another
+ * negative for a malformed head (400).  Answers it, ending the
+ * connection, and returns 1; returns 1 also for -2 with room to wait for
+ * more, and 0 for a head to answer.
+ */
+static int serve_bad_head(struct conn *c, int n)
+{
+	uint32_t max = (uint32_t)cfg.max_header;
+	int status = 431;
+	const char *text = "Request Header Fields Too Large\n";
+
+	if (n >= 0 && (uint32_t)n <= max)
+		return 0;
+	if (n == -2 && c->in_len < max)
+		return 1;
+	if (n == -3) {
+		text = "Too many header fields\n";
+	} else if (n < 0 && n != -2) {
+		status = 400;
+		text = "Bad Request\n";
+	}
+	c->keepalive = 0;
+	serve_text(c, NULL, status, text, NULL);
+	c->in_len = 0;
+	return 1;
+}
+
+/* Answers the request r: whether the connection is kept, then who serves it. */
+static void serve_route(struct conn *c, const struct http_req *r)
+{
+	int is_get = SLICE_IS(r->method, r->method_len, "GET");
+	int is_head = SLICE_IS(r->method, r->method_len, "HEAD");
+	int is_post = SLICE_IS(r->method, r->method_len, "POST");
+	/* pgws's own paths; without a root, all others get Hello. */
+	int is_health = SLICE_IS(r->target, r->target_len, "/health");
+	int is_metrics = SLICE_IS(r->target, r->target_len, "/metrics");
+	int is_stream = is_get && http_accepts(r, "text/event-stream");
+
+	c->keepalive = r->minor == 1 ?
+	    !http_header_has_token(r, "Connection", "close") :
+	    http_header_has_token(r, "Connection", "keep-alive");
+	/* Bodies are only read for a publish; never read past another. */
+	const struct http_hdr *cl = http_header(r, "Content-Length");
+	if (!is_post && (http_header(r, "Transfer-Encoding") ||
+	    (cl && !(cl->value_len == 1 && cl->value[0] == '0'))))
+		c->keepalive = 0;
+
+	if (http_header_has_token(r, "Upgrade", "websocket")) {
+		bridge_upgrade(c, r);
+	} else if (is_post) {
+		publish_start(c, r);
+	} else if (SLICE_IS(r->method, r->method_len, "OPTIONS")) {
+		serve_preflight(c, r);
+	} else if (!cfg.root_path && !is_health && !is_metrics && !is_stream) {
+		serve_hello(c, r, is_head);
+	} else if (!is_get && !is_head) {
+		c->keepalive = 0;
+		serve_text(c, r, 405, "Method Not Allowed\n",
+		    "Allow: GET, HEAD, POST\r\n");
+	} else if (is_health) {
+		serve_health(c, r, is_head);
+	} else if (is_metrics) {
+		serve_metrics(c, r, is_head);
+	} else if (is_stream) {
+		stream_open(c, r);
+	} else {
+		serve_file(c, r, is_head);
+	}
+}
+
 /* Parses and answers the request heads buffered in c->in. */
 void serve_input(struct conn *c)
 {
@@ -427,71 +531,9 @@ void serve_input(struct conn *c)
 
 	while (c->state == CS_HTTP && c->in_len) {
 		int n = http_parse(c->in, c->in_len, &r);
-		if (n == -2) {
-			if (c->in_len >= (uint32_t)cfg.max_header) {
-				c->keepalive = 0;
-				serve_text(c, NULL, 431,
-				    "Request Header Fields Too Large\n", NULL);
-				c->in_len = 0;
-			}
+		if (serve_bad_head(c, n))
 			return;
-		}
-		if (n == -3) {
-			c->keepalive = 0;
-			serve_text(c, NULL, 431, "Too many header fields\n", NULL);
-			c->in_len = 0;
-			return;
-		}
-		if (n < 0) {
-			c->keepalive = 0;
-			serve_text(c, NULL, 400, "Bad Request\n", NULL);
-			c->in_len = 0;
-			return;
-		}
-		if ((uint32_t)n > (uint32_t)cfg.max_header) {
-			c->keepalive = 0;
-			serve_text(c, NULL, 431, "Request Header Fields Too Large\n", NULL);
-			c->in_len = 0;
-			return;
-		}
-		c->keepalive = r.minor == 1 ?
-		    !http_header_has_token(&r, "Connection", "close") :
-		    http_header_has_token(&r, "Connection", "keep-alive");
-		int is_get = SLICE_IS(r.method, r.method_len, "GET");
-		int is_head = SLICE_IS(r.method, r.method_len, "HEAD");
-		int is_post = SLICE_IS(r.method, r.method_len, "POST");
-		/* Bodies are only read for a publish; never read past another. */
-		const struct http_hdr *cl = http_header(&r, "Content-Length");
-		if (!is_post && (http_header(&r, "Transfer-Encoding") ||
-		    (cl && !(cl->value_len == 1 && cl->value[0] == '0'))))
-			c->keepalive = 0;
-
-		/* pgws's own paths; without a root, all others get Hello. */
-		int is_ours = SLICE_IS(r.target, r.target_len, "/health") ||
-		    SLICE_IS(r.target, r.target_len, "/metrics");
-
-		if (http_header_has_token(&r, "Upgrade", "websocket")) {
-			bridge_upgrade(c, &r);
-		} else if (is_post) {
-			publish_start(c, &r);
-		} else if (SLICE_IS(r.method, r.method_len, "OPTIONS")) {
-			serve_preflight(c, &r);
-		} else if (!cfg.root_path && !is_ours &&
-		    !(is_get && http_accepts(&r, "text/event-stream"))) {
-			serve_hello(c, &r, is_head);
-		} else if (!is_get && !is_head) {
-			c->keepalive = 0;
-			serve_text(c, &r, 405, "Method Not Allowed\n",
-			    "Allow: GET, HEAD, POST\r\n");
-		} else if (SLICE_IS(r.target, r.target_len, "/health")) {
-			serve_health(c, &r, is_head);
-		} else if (SLICE_IS(r.target, r.target_len, "/metrics")) {
-			serve_metrics(c, &r, is_head);
-		} else if (is_get && http_accepts(&r, "text/event-stream")) {
-			stream_open(c, &r);
-		} else {
-			serve_file(c, &r, is_head);
-		}
+		serve_route(c, &r);
 		/* Keep what follows the head: pipelined requests or frames. */
 		memmove(c->in, c->in + n, c->in_len - (uint32_t)n);
 		c->in_len -= (uint32_t)n;
@@ -521,4 +563,3 @@ void serve_input(struct conn *c)
 		c->in = NULL;
 	}
 }
-

@@ -29,6 +29,7 @@
 #include <bearssl.h>
 
 #include "tls.h"
+#include "x509name.h"
 
 /* Certificate and key files larger than this are not PEM we expect. */
 #define MAX_PEM_FILE    (1 << 20)
@@ -1059,103 +1060,25 @@ static int anchors_load(struct anchors *a, const char *path,
 }
 
 /*
- * Reads the DER element at *p (before end): its tag and the span of its
- * value, and moves *p past it.  Returns 0, or -1 for a malformed element,
- * a multi-byte tag or a length that runs past end.
- */
-static int der_next(const unsigned char **p, const unsigned char *end,
-    int *tag, const unsigned char **val, size_t *vlen)
-{
-	const unsigned char *q = *p;
-	size_t n, k;
-
-	if (end - q < 2 || (q[0] & 0x1f) == 0x1f)
-		return -1;
-	*tag = q[0];
-	n = q[1];
-	q += 2;
-	if (n & 0x80) {
-		/* Three length bytes are 16 MiB, more than any certificate. */
-		k = n & 0x7f;
-		if (k == 0 || k > 3 || (size_t)(end - q) < k)
-			return -1;
-		for (n = 0; k > 0; k--)
-			n = n << 8 | *q++;
-	}
-	if (n > (size_t)(end - q))
-		return -1;
-	*val = q;
-	*vlen = n;
-	*p = q + n;
-	return 0;
-}
-
-/*
  * 1 when the certificate der[0..len) lists ip[0..iplen) among the
  * iPAddress entries of its subjectAltName (RFC 5280 section 4.2.1.6),
- * else 0.  It runs after BearSSL has validated the certificate, but reads
- * within bounds all the same.
+ * else 0, also for a certificate x509name cannot read.  It runs after
+ * BearSSL has validated the certificate, but reads within bounds all the
+ * same.
  */
 static int san_has_ip(const unsigned char *der, size_t len,
     const unsigned char *ip, size_t iplen)
 {
-	static const unsigned char san_oid[] = { 0x55, 0x1d, 0x11 };
-	const unsigned char *p = der, *end = der + len, *v, *q, *qe;
-	const unsigned char *oid, *val;
-	size_t n, oidlen, vlen;
+	struct x509name x;
+	const unsigned char *v;
+	size_t n, pos = 0;
 	int tag;
 
-	/* Certificate, then TBSCertificate: both SEQUENCEs. */
-	if (der_next(&p, end, &tag, &v, &n) || tag != 0x30)
+	if (x509name_parse(der, len, &x) < 0)
 		return 0;
-	p = v;
-	end = v + n;
-	if (der_next(&p, end, &tag, &v, &n) || tag != 0x30)
-		return 0;
-	p = v;
-	end = v + n;
-	/* The extensions are the last field, [3] EXPLICIT. */
-	do {
-		if (der_next(&p, end, &tag, &v, &n))
-			return 0;
-	} while (tag != 0xa3);
-	p = v;
-	end = v + n;
-	if (der_next(&p, end, &tag, &v, &n) || tag != 0x30)
-		return 0;
-	p = v;
-	end = v + n;
-	/* Extension ::= SEQUENCE { extnID, critical BOOLEAN OPTIONAL, extnValue } */
-	while (p < end) {
-		if (der_next(&p, end, &tag, &v, &n) || tag != 0x30)
-			return 0;
-		q = v;
-		qe = v + n;
-		if (der_next(&q, qe, &tag, &oid, &oidlen) || tag != 0x06 ||
-		    der_next(&q, qe, &tag, &val, &vlen))
-			return 0;
-		if (tag == 0x01 && der_next(&q, qe, &tag, &val, &vlen))
-			return 0;
-		if (tag != 0x04)
-			return 0;
-		if (oidlen != sizeof san_oid || memcmp(oid, san_oid, oidlen))
-			continue;
-		/* GeneralNames; iPAddress is [7] IMPLICIT OCTET STRING. */
-		q = val;
-		qe = val + vlen;
-		if (der_next(&q, qe, &tag, &v, &n) || tag != 0x30)
-			return 0;
-		q = v;
-		qe = v + n;
-		while (q < qe) {
-			if (der_next(&q, qe, &tag, &v, &n))
-				return 0;
-			if (tag == 0x87 && n == iplen && !memcmp(v, ip, iplen))
-				return 1;
-		}
-		/* RFC 5280 allows one subjectAltName extension. */
-		return 0;
-	}
+	while (x509name_next(&x, &pos, &tag, &v, &n))
+		if (tag == X509NAME_IP && n == iplen && !memcmp(v, ip, iplen))
+			return 1;
 	return 0;
 }
 

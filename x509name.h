@@ -3,7 +3,8 @@
  * entries of its subjectAltName extension and the first commonName of its
  * subject.  Pure functions over bytes, for the host name check of TLS to
  * the database (pqtls.c), which follows libpq's rules and so needs every
- * name, not BearSSL's yes or no.
+ * name, not BearSSL's yes or no, and for the iPAddress check of a server
+ * addressed by IP (tls.c, for pgws client), which BearSSL does not make.
  */
 #ifndef X509NAME_H
 #define X509NAME_H

@@ -4,7 +4,7 @@
  *
  *  - straight into pem_each(), whose callback copies every object into an
  *    exact-size block and runs BearSSL's X.509 and private key decoders
- *    and our own DER walker san_has_ip() over it, so ASan sees any access
+ *    and san_has_ip() (x509name.c's DER walk) over it, so ASan sees any access
  *    outside the object; the callback stopping the walk must make it fail
  *    with a message;
  *  - written to a memfd whose /proc/self/fd path is given to tls_setup()
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../tls.c"
+#include "../x509name.c"
 
 struct walk {
 	size_t objects;

@@ -13,6 +13,7 @@ import hmac
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -207,6 +208,78 @@ def sock_gone(s, timeout=3):
         return False
 
 
+def parse_head(head):
+    """(status, {lower-case name: [values]}) of a raw response head; status
+    0 when the status line has none."""
+    lines = head.split(b"\r\n")
+    try:
+        status = int(lines[0].split(b" ")[1])
+    except (IndexError, ValueError):
+        status = 0
+    hdrs = {}
+    for ln in lines[1:]:
+        k, _, v = ln.partition(b":")
+        hdrs.setdefault(k.strip().lower().decode("latin-1"), []).append(
+            v.strip().decode("latin-1"))
+    return status, hdrs
+
+
+def frame_at(buf, i=0):
+    """The whole unmasked (server) frame at buf[i:] as (opcode, payload,
+    end), end the index after it; None while it is incomplete."""
+    if len(buf) - i < 2:
+        return None
+    n, off = buf[i + 1] & 0x7f, 2
+    if n == 126:
+        if len(buf) - i < 4:
+            return None
+        n, off = int.from_bytes(buf[i + 2:i + 4], "big"), 4
+    elif n == 127:
+        if len(buf) - i < 10:
+            return None
+        n, off = int.from_bytes(buf[i + 2:i + 10], "big"), 10
+    if len(buf) - i < off + n:
+        return None
+    return buf[i] & 0x0f, bytes(buf[i + off:i + off + n]), i + off + n
+
+
+def split_frames(buf):
+    """Splits the whole server frames off buf: ([(opcode, payload)], rest).
+    Walks by index, so a buffer of many frames costs one pass."""
+    out, i = [], 0
+    while True:
+        f = frame_at(buf, i)
+        if f is None:
+            return out, buf[i:]
+        out.append(f[:2])
+        i = f[2]
+
+
+def raise_nofile(n):
+    """Raises this process's descriptor limit to n (at most the hard
+    limit); returns the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(n, hard) if hard != resource.RLIM_INFINITY else n
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def status_kb(srv, field="VmRSS"):
+    """A kB field of the server's /proc/<pid>/status: VmRSS, VmHWM..."""
+    with open("/proc/%d/status" % srv.p.pid) as f:
+        m = re.search(r"%s:\s+(\d+) kB" % field, f.read())
+    return int(m.group(1))
+
+
+def cpu_s(srv):
+    """CPU seconds (user + system) the server has used so far."""
+    with open("/proc/%d/stat" % srv.p.pid) as f:
+        fields = f.read().rpartition(")")[2].split()
+    # fields[0] is field 3 (state): utime is field 14, stime field 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def upgrade_request(path, key="dGhlIHNhbXBsZSBub25jZQ==", extra=""):
     return ("GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
@@ -250,24 +323,10 @@ class Raw:
         self.s.settimeout(timeout)
         try:
             while True:
-                if len(self.buf) >= 2:
-                    n = self.buf[1] & 0x7f
-                    off = 2
-                    if n == 126:
-                        if len(self.buf) < 4:
-                            n = None
-                        else:
-                            n = int.from_bytes(self.buf[2:4], "big"); off = 4
-                    elif n == 127:
-                        if len(self.buf) < 10:
-                            n = None
-                        else:
-                            n = int.from_bytes(self.buf[2:10], "big"); off = 10
-                    if n is not None and len(self.buf) >= off + n:
-                        op = self.buf[0] & 0x0f
-                        p = self.buf[off:off + n]
-                        self.buf = self.buf[off + n:]
-                        return op, p
+                f = frame_at(self.buf)
+                if f is not None:
+                    self.buf = self.buf[f[2]:]
+                    return f[:2]
                 b = self.s.recv(65536)
                 if not b:
                     return None

@@ -43,7 +43,8 @@ import threading
 import time
 
 import harness
-from harness import Server, check, token, upgrade_request
+from harness import (Server, check, cpu_s, split_frames, status_kb, token,
+                     upgrade_request)
 
 LISTEN = "postgres-websockets-listener"
 N = int(os.environ.get("HOLD_CLIENTS", "10000"))
@@ -56,17 +57,6 @@ MAX_PENDING = 262144
 
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def rss_kb(srv):
-    with open("/proc/%d/status" % srv.p.pid) as f:
-        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
-
-
-def cpu_s(srv):
-    with open("/proc/%d/stat" % srv.p.pid) as f:
-        x = f.read().rpartition(")")[2].split()
-    return (int(x[11]) + int(x[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def metric(srv, name):
@@ -141,12 +131,12 @@ def phase_hold():
     srv = Server(PGWS_MAX_CONNECTIONS=N + 2000, PGWS_PING_INTERVAL=3600,
                  PGWS_HANDSHAKE_TIMEOUT=120, PGWS_LOG_LEVEL="warn")
     try:
-        base = rss_kb(srv)
+        base = status_kb(srv)
         t0 = time.time()
         socks = open_websockets(srv.port, N, "/all/" + token({"mode": "r", "channel": "all"}))
         t_open = time.time() - t0
         check(len(socks) == N, "%d websockets open (%d) in %.1f s" % (N, len(socks), t_open))
-        held_rss = rss_kb(srv)
+        held_rss = status_kb(srv)
         print("   RSS: %d kB idle, %d kB with %d websockets (%.1f kB each)"
               % (base, held_rss, len(socks), (held_rss - base) / max(1, len(socks))))
         check(metric(srv, "pgws_websockets") == len(socks), "pgws counts them all")
@@ -189,7 +179,7 @@ def phase_hold():
         sec = 0
         while time.time() - start < HOLD:
             if time.time() >= next_sample:
-                samples.append((round(time.time() - start), rss_kb(srv)))
+                samples.append((round(time.time() - start), status_kb(srv)))
                 next_sample += 5
             r = nt.sql("SELECT count(pg_notify('%s', %s)) FROM generate_series(%d, %d) g"
                        % (LISTEN, fmt, sent + 1, sent + RATE))
@@ -199,7 +189,7 @@ def phase_hold():
                 print("   psql: %r" % r)
             sec += 1
             pump(start + sec)
-        samples.append((round(time.time() - start), rss_kb(srv)))
+        samples.append((round(time.time() - start), status_kb(srv)))
         cpu = cpu_s(srv) - c0
         # stragglers
         end = time.time() + 10
@@ -236,7 +226,7 @@ def phase_hold():
         while metric(srv, "pgws_websockets") and time.time() - t < 30:
             time.sleep(0.5)
         time.sleep(1)
-        after = rss_kb(srv)
+        after = status_kb(srv)
         print("   RSS after closing them all: %d kB (idle was %d kB, peak %d kB)"
               % (after, base, max(r for _, r in samples)))
         check(metric(srv, "pgws_websockets") == 0, "all websockets gone after the clients closed")
@@ -249,31 +239,6 @@ def phase_hold():
 SEQ = re.compile(rb'"i" ?: ?(\d+)')
 
 
-def parse_frames(buf):
-    """(list of payloads, rest) from unmasked server frames in buf."""
-    out = []
-    i = 0
-    n = len(buf)
-    while n - i >= 2:
-        ln = buf[i + 1] & 0x7f
-        off = 2
-        if ln == 126:
-            if n - i < 4:
-                break
-            ln = int.from_bytes(buf[i + 2:i + 4], "big")
-            off = 4
-        elif ln == 127:
-            if n - i < 10:
-                break
-            ln = int.from_bytes(buf[i + 2:i + 10], "big")
-            off = 10
-        if n - i < off + ln:
-            break
-        out.append((buf[i] & 0x0f, bytes(buf[i + off:i + off + ln])))
-        i += off + ln
-    return out, buf[i:]
-
-
 def phase_slow():
     per_reader = SLOW_TOTAL // SLOW_READERS
     count = -(-per_reader // SLOW_PAYLOAD)
@@ -284,7 +249,7 @@ def phase_slow():
     srv = Server(PGWS_MAX_PENDING=MAX_PENDING, PGWS_MAX_PENDING_HARD=MAX_PENDING,
                  PGWS_PING_INTERVAL=3600)
     try:
-        base = rss_kb(srv)
+        base = status_kb(srv)
         path = "/slow/" + token({"mode": "r", "channel": "slow"})
         stalled = open_websockets(srv.port, 1, path, rcvbuf=4096)
         fast = open_websockets(srv.port, SLOW_READERS, path)
@@ -316,7 +281,7 @@ def phase_slow():
                         continue
                     nbytes[i] += len(b)
                     bufs[i] += b
-                    frames, rest = parse_frames(bufs[i])
+                    frames, rest = split_frames(bufs[i])
                     bufs[i] = bytearray(rest)
                     for op, p in frames:
                         if op == 1:
@@ -338,7 +303,7 @@ def phase_slow():
                 break
             sent = hi
             pump(sent, time.time() + 20)
-            peak = max(peak, rss_kb(srv))
+            peak = max(peak, status_kb(srv))
         dt = time.time() - t0
         cpu = cpu_s(srv) - c0
         nt.close()

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import re
-import resource
 import select
 import socket
 import subprocess
@@ -27,7 +26,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (recv_data, OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG, status_of, body_of, sock_gone, BIN, Raw, Server, check, psql, run, token,  # noqa: E402
-                     upgrade_request, SECRET, b64url, lit)
+                     upgrade_request, SECRET, b64url, lit, raise_nofile, status_kb, cpu_s)
 
 import websockets  # noqa: E402
 
@@ -42,27 +41,6 @@ RSS_SLACK_KB = 2048 if not SANITIZED else 16384
 
 
 # ---------------------------------------------------------------- helpers
-
-def raise_nofile(n):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = min(n, hard) if hard != resource.RLIM_INFINITY else n
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def rss_kb(srv):
-    with open("/proc/%d/status" % srv.p.pid) as f:
-        m = re.search(r"VmRSS:\s+(\d+) kB", f.read())
-    return int(m.group(1))
-
-
-def cpu_s(srv):
-    with open("/proc/%d/stat" % srv.p.pid) as f:
-        fields = f.read().rpartition(")")[2].split()
-    # fields[0] is field 3 (state): utime is field 14, stime field 15
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 
 
@@ -89,10 +67,10 @@ def metric(srv, name):
 def settle_rss(srv, base, secs=3.0):
     """RSS sampled until it is within the slack of base, or secs passed."""
     end = time.time() + secs
-    r = rss_kb(srv)
+    r = status_kb(srv)
     while r - base > RSS_SLACK_KB and time.time() < end:
         time.sleep(0.2)
-        r = rss_kb(srv)
+        r = status_kb(srv)
     return r
 
 
@@ -140,7 +118,7 @@ def test_slowloris():
     with Server(PGWS_HANDSHAKE_TIMEOUT=2) as srv:
         check(echo(srv, "warm") == "warm", "warm-up echo")
         time.sleep(0.2)
-        base = rss_kb(srv)
+        base = status_kb(srv)
         req = upgrade_request(PATH)
         socks = []
         t0 = time.time()
@@ -379,7 +357,7 @@ def test_floods():
         check(echo(srv, "warm") == "warm", "warm-up echo")
         flood_abandon(srv, 200)  # warm the allocator and connection table
         time.sleep(0.5)
-        base = rss_kb(srv)
+        base = status_kb(srv)
 
         t = time.time()
         flood_abandon(srv, 2000)

@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (recv_data, OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG, sock_gone, Raw, Server, check, psql, run, token,  # noqa: E402
-                     upgrade_request)
+                     parse_head, upgrade_request)
 
 import websockets  # noqa: E402
 
@@ -57,16 +57,7 @@ def read_head(s, timeout=3):
     except (socket.timeout, ConnectionResetError):
         pass
     head, _, rest = buf.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    try:
-        status = int(lines[0].split(b" ")[1])
-    except (IndexError, ValueError):
-        status = 0
-    hdrs = {}
-    for ln in lines[1:]:
-        k, _, v = ln.partition(b":")
-        hdrs.setdefault(k.strip().lower().decode("latin-1"), []).append(
-            v.strip().decode("latin-1"))
+    status, hdrs = parse_head(head)
     return status, hdrs, head, rest
 
 

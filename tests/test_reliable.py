@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import re
-import resource
 import select
 import socket
 import subprocess
@@ -29,7 +28,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (OP_PING, OP_PONG, OP_TEXT, Raw, Server, check,  # noqa: E402
-                     recv_data, psql, run, token, upgrade_request, status_of, body_of, URI)
+                     recv_data, psql, run, token, upgrade_request, status_of, body_of, URI,
+                     raise_nofile, split_frames, status_kb)
 
 import websockets  # noqa: E402
 
@@ -40,19 +40,6 @@ MiB = 1024 * 1024
 
 
 # ---------------------------------------------------------------- helpers
-
-def raise_nofile(n):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = min(n, hard) if hard != resource.RLIM_INFINITY else n
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-
-
-def status_kb(srv, field):
-    with open("/proc/%d/status" % srv.p.pid) as f:
-        m = re.search(r"%s:\s+(\d+) kB" % field, f.read())
-    return int(m.group(1))
-
 
 def reset_peak(srv):
     """Resets VmHWM to the current RSS (Linux: clear_refs 5); returns it."""
@@ -126,30 +113,6 @@ def push(s, data, stall=1.5):
     return off
 
 
-def frames(buf):
-    """Splits server frames off buf: ([(opcode, payload)], rest)."""
-    out = []
-    i, end = 0, len(buf)
-    while end - i >= 2:
-        n = buf[i + 1] & 0x7f
-        off = 2
-        if n == 126:
-            if end - i < 4:
-                break
-            n = int.from_bytes(buf[i + 2:i + 4], "big")
-            off = 4
-        elif n == 127:
-            if end - i < 10:
-                break
-            n = int.from_bytes(buf[i + 2:i + 10], "big")
-            off = 10
-        if end - i < off + n:
-            break
-        out.append((buf[i] & 0x0f, buf[i + off:i + off + n]))
-        i += off + n
-    return out, buf[i:]
-
-
 def gone(s, timeout):
     """True when the peer ended s within timeout (data read is dropped)."""
     end = time.time() + timeout
@@ -207,7 +170,7 @@ def test_ping_flood_memory():
                 if not b:
                     break
                 quiet = 0
-                fs, buf = frames(buf + b)
+                fs, buf = split_frames(buf + b)
                 got.extend(p for op, p in fs if op == OP_PONG)
 
         s.settimeout(None)
@@ -299,7 +262,7 @@ def test_fast_reader_burst():
                     closed.append("EOF")
                     break
                 nbytes[0] += len(b)
-                fs, buf = frames(buf + b)
+                fs, buf = split_frames(buf + b)
                 for op, p in fs:
                     if op == OP_TEXT:
                         got.append(json.loads(p)["i"])

@@ -17,8 +17,8 @@ import sys
 import time
 
 import websockets
-from harness import (BIN, URI, SECRET, Server, check, notify, psql, run,
-                     sock_gone, status_of, token, upgrade_request)
+from harness import (BIN, URI, SECRET, Server, check, notify, parse_head,
+                     psql, run, sock_gone, status_of, token, upgrade_request)
 
 LISTEN = "postgres-websockets-listener"
 COOKIE = "pgws_token"
@@ -28,21 +28,6 @@ ORIGINS = GOOD + ", " + OTHER
 
 
 # -- helpers ---------------------------------------------------------------
-
-def parse_head(head):
-    """(status, {lower-case name: [values]}) of a raw response head."""
-    lines = head.split(b"\r\n")
-    try:
-        status = int(lines[0].split(b" ")[1])
-    except (IndexError, ValueError):
-        status = 0
-    hdrs = {}
-    for ln in lines[1:]:
-        k, _, v = ln.partition(b":")
-        hdrs.setdefault(k.strip().lower().decode("latin-1"), []).append(
-            v.strip().decode("latin-1"))
-    return status, hdrs
-
 
 def hdr(h, name):
     v = h.get(name.lower())
