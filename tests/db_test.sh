@@ -390,26 +390,36 @@ else
 	bad "multi-host PGCONNECT_TIMEOUT (rc $prc, start-up ${up:-?} s, pool ${pool:-?} s)" "$T/p12b.out" "$T/p12b.err"
 fi
 
+# reconnect_past TAG CONNINFO SILENT-PORT PREPARE WAIT LO HI: runs the
+# driver on CONNINFO, runs PREPARE once it is up, terminates the listener
+# and expects it back within WAIT s, after LO..HI s, past the host on
+# SILENT-PORT (logged as timed out), with a notification received after.
+# Sets rc, n (listeners killed) and el (seconds to come back).
+reconnect_past() {
+	local tag=$1 conninfo=$2 port=$3 prep=$4 wait=$5 lo=$6 hi=$7 pid t0
+	DB_CHECK_MS=500 timeout 40 "$DRIVE" "$conninfo" supervise >"$T/$tag.out" 2>"$T/$tag.err" &
+	pid=$!
+	el= n=
+	if wait_for "$T/$tag.out" '^ready$' 10; then
+		$prep
+		t0=$(date +%s.%N)
+		n=$(sql "SELECT count(pg_terminate_backend(pid)) FROM ($LISTENER_PIDS) s")
+		if wait_for "$T/$tag.out" '^up$' "$wait"; then
+			el=$(echo "$(date +%s.%N) - $t0" | bc)
+			notify "'$CH'" "'after'"
+		fi
+	fi
+	waitpid_t $pid 10
+	rc=$?
+	printf '%s\n' ready down up after >"$T/$tag.want"
+	[ $rc = 0 ] && [ "${n:-}" = 1 ] && cmp -s "$T/$tag.out" "$T/$tag.want" &&
+	    [ "$(echo "$el >= $lo && $el < $hi" | bc)" = 1 ] &&
+	    grep -q "listener: connection to server at \"127.0.0.1\", port $port failed: timeout expired; trying host 2 of 2" "$T/$tag.err"
+}
+
 # 13. The listener, terminated, reconnects past the silent host within
 # connect_timeout (2 s) and a little.
-DB_CHECK_MS=500 timeout 40 "$DRIVE" "$MULTI" supervise >"$T/s13.out" 2>"$T/s13.err" &
-pid=$!
-el=
-if wait_for "$T/s13.out" '^ready$' 10; then
-	sleep 0.3
-	t0=$(date +%s.%N)
-	n=$(sql "SELECT count(pg_terminate_backend(pid)) FROM ($LISTENER_PIDS) s")
-	if wait_for "$T/s13.out" '^up$' 8; then
-		el=$(echo "$(date +%s.%N) - $t0" | bc)
-		notify "'$CH'" "'after'"
-	fi
-fi
-waitpid_t $pid 10
-rc=$?
-printf '%s\n' ready down up after >"$T/s13.want"
-if [ $rc = 0 ] && [ "${n:-}" = 1 ] && cmp -s "$T/s13.out" "$T/s13.want" &&
-    [ "$(echo "$el >= 1.9 && $el < 6" | bc)" = 1 ] &&
-    grep -q "listener: connection to server at \"127.0.0.1\", port $SILENT failed: timeout expired; trying host 2 of 2" "$T/s13.err"; then
+if reconnect_past s13 "$MULTI" "$SILENT" "sleep 0.3" 8 1.9 6; then
 	ok "multi-host: the terminated listener is back past the silent host in $(echo "$el" | cut -c1-4) s"
 else
 	bad "multi-host listener reconnect (rc $rc, killed ${n:-?}, ${el:-never} s)" "$T/s13.out" "$T/s13.err"
@@ -419,25 +429,8 @@ fi
 # silent at start-up: it refuses then, and goes silent after), but a
 # reconnection still gives a silent host up after 10 s (CONNECT_TIMEOUT).
 SILENT0=$(free_port)
-DB_CHECK_MS=500 timeout 40 "$DRIVE" "host=127.0.0.1,127.0.0.1 port=$SILENT0,$PORT user=postgres dbname=postgres connect_timeout=0" \
-    supervise >"$T/s13b.out" 2>"$T/s13b.err" &
-pid=$!
-el=
-if wait_for "$T/s13b.out" '^ready$' 10; then
-	silent "$SILENT0"
-	t0=$(date +%s.%N)
-	n=$(sql "SELECT count(pg_terminate_backend(pid)) FROM ($LISTENER_PIDS) s")
-	if wait_for "$T/s13b.out" '^up$' 16; then
-		el=$(echo "$(date +%s.%N) - $t0" | bc)
-		notify "'$CH'" "'after'"
-	fi
-fi
-waitpid_t $pid 10
-rc=$?
-printf '%s\n' ready down up after >"$T/s13b.want"
-if [ $rc = 0 ] && [ "${n:-}" = 1 ] && cmp -s "$T/s13b.out" "$T/s13b.want" &&
-    [ "$(echo "$el >= 9.9 && $el < 14" | bc)" = 1 ] &&
-    grep -q "listener: connection to server at \"127.0.0.1\", port $SILENT0 failed: timeout expired; trying host 2 of 2" "$T/s13b.err"; then
+if reconnect_past s13b "host=127.0.0.1,127.0.0.1 port=$SILENT0,$PORT user=postgres dbname=postgres connect_timeout=0" \
+    "$SILENT0" "silent $SILENT0" 16 9.9 14; then
 	ok "multi-host: connect_timeout=0 still gives a silent host up after 10 s on reconnection ($(echo "$el" | cut -c1-5) s)"
 else
 	bad "multi-host connect_timeout=0 (rc $rc, killed ${n:-?}, ${el:-never} s)" "$T/s13b.out" "$T/s13b.err"
