@@ -831,8 +831,12 @@ pool_send(struct dconn *c, double now)
 	    db.lis.st != C_READY)
 		return;
 	k = c->solo ? 1 : c->qlen < db.batch_max ? c->qlen : db.batch_max;
-	if ((alen = batch_array(c, k)) < 0)
-		return;   /* out of memory: the queue waits for the next turn */
+	/* Out of memory: waiting would spin the loop (the queue stays due),
+	 * so the head message fails as a refused one does. */
+	if ((alen = batch_array(c, k)) < 0) {
+		fail_head(c, "out of memory", 0);
+		return;
+	}
 	const char *vals[2] = { db.channel, (const char *)c->abuf };
 	int lens[2] = { 0, (int)alen };
 
